@@ -1,0 +1,29 @@
+"""Bearer tokens, one per LMS integration."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from grader.models import Integration
+from grader.services.integrations import integration_authenticate
+
+
+class IntegrationTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Integration, str] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme not in (self.keyword, "Token") or not token.strip():
+            raise exceptions.AuthenticationFailed("Send the integration token as `Authorization: Bearer <token>`.")
+        integration = integration_authenticate(token=token.strip())
+        if integration is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+        return integration, token
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) to a request without credentials.
+        return self.keyword

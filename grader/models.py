@@ -1,0 +1,237 @@
+"""grader's data. Models hold data and constraints; every write with an effect lives in ``grader.services``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Course(models.Model):
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="courses", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.name}"
+
+
+class Question(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="questions")
+    key = models.SlugField(max_length=64, help_text="Stable identifier within the course, used by LMS integrations.")
+    prompt = models.TextField(max_length=5000)
+    max_points = models.DecimalField(
+        max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.5"))], default=Decimal("5")
+    )
+    zero_credit_similarity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Similarity at or below which an answer earns 0 points (default from settings).",
+    )
+    full_credit_similarity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Similarity at or above which an answer earns full points (default from settings).",
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["course", "key"]
+        constraints = [models.UniqueConstraint(fields=["course", "key"], name="question_key_unique_in_course")]
+
+    def __str__(self) -> str:
+        return f"{self.course.code}/{self.key}"
+
+
+class ReferenceAnswer(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="reference_answers")
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["question", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate"
+        ACTIVE = "active"
+        RETIRED = "retired"
+        REJECTED = "rejected"
+
+    name = models.CharField(max_length=64, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    artifact_path = models.CharField(max_length=500, help_text="Directory of the saved sentence-transformers model.")
+    sha256 = models.CharField(max_length=64)
+    metrics = models.JSONField(default=dict, blank=True)
+    model_card = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one version grades at a time; promotion swaps it inside one transaction.
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_model_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    base_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT, related_name="training_runs")
+    produced_version = models.OneToOneField(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_by"
+    )
+    hyperparameters = models.JSONField(default=dict)
+    dataset_size = models.PositiveIntegerField(default=0)
+    dataset_sha256 = models.CharField(max_length=64, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} ({self.status})"
+
+
+class ReferenceEmbedding(models.Model):
+    """A reference answer encoded by one model version, so it is computed once per version, not per answer."""
+
+    reference = models.ForeignKey(ReferenceAnswer, on_delete=models.CASCADE, related_name="embeddings")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="reference_embeddings")
+    text_sha256 = models.CharField(
+        max_length=64, help_text="Hash of the text encoded; an edited reference is re-encoded."
+    )
+    vector = models.BinaryField(help_text="float32 little-endian, L2-normalized.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference", "model_version"], name="one_embedding_per_reference_and_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"embedding of reference {self.reference_id} by {self.model_version_id}"
+
+
+class Integration(models.Model):
+    """An LMS (or other client) calling the REST API with its own token, limited to its courses."""
+
+    name = models.CharField(max_length=100, unique=True)
+    token_prefix = models.CharField(max_length=12, help_text="First characters of the token, to recognise it.")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    courses = models.ManyToManyField(Course, related_name="integrations", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF's IsAuthenticated asks the request's user this.
+    @property
+    def is_authenticated(self) -> bool:
+        return self.revoked_at is None
+
+
+class Submission(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        GRADING = "grading"
+        GRADED = "graded"
+        NEEDS_REVIEW = "needs_review"
+        FAILED = "failed"
+
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="submissions")
+    integration = models.ForeignKey(
+        Integration, null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
+    student_ref = models.CharField(max_length=200, help_text="The LMS's identifier of the student.")
+    external_id = models.CharField(
+        max_length=200, null=True, blank=True, help_text="The LMS's identifier of this attempt."
+    )
+    answer = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+
+    # The auto grade, written once by the grading service.
+    similarity = models.FloatField(null=True, blank=True)
+    points = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    best_reference = models.ForeignKey(
+        ReferenceAnswer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
+    )
+    graded_at = models.DateTimeField(null=True, blank=True)
+    grading_started_at = models.DateTimeField(null=True, blank=True)
+    grading_attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    # The teacher's latest correction, copied here so lists can filter and sort on it; history in Correction.
+    corrected_points = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # An LMS retrying the same attempt must not create a second submission.
+            models.UniqueConstraint(
+                fields=["question", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="submission_external_id_unique_per_question",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} ({self.status})"
+
+    @property
+    def final_points(self) -> Decimal | None:
+        return self.corrected_points if self.corrected_points is not None else self.points
+
+
+class Correction(models.Model):
+    """A teacher's grade for a submission. The auto grade stays on the submission beside it."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="corrections")
+    teacher = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="corrections")
+    points = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    comment = models.TextField(blank=True, max_length=5000)
+    auto_points = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, blank=True, help_text="The auto grade when the teacher corrected it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"correction of submission {self.submission_id}: {self.points}"

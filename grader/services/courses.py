@@ -1,0 +1,52 @@
+"""Courses, questions and reference answers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+
+from grader.models import Course, Integration, Question, ReferenceAnswer
+
+
+@transaction.atomic
+def question_create(
+    *, course: Course, key: str, prompt: str, max_points: Decimal, reference_answers: list[str]
+) -> Question:
+    if not reference_answers:
+        raise ValueError("a question needs at least one reference answer")
+    question = Question.objects.create(course=course, key=key, prompt=prompt, max_points=max_points)
+    ReferenceAnswer.objects.bulk_create(ReferenceAnswer(question=question, text=text) for text in reference_answers)
+    return question
+
+
+@transaction.atomic
+def course_load_json(*, path: str | Path) -> Course:
+    """Create or update a course and its questions from a JSON file in the shape of fixtures/demo_course.json.
+
+    Loading the same file twice changes nothing: questions are matched by key, reference answers by text.
+    """
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    course, _ = Course.objects.update_or_create(code=data["course"]["code"], defaults={"name": data["course"]["name"]})
+    for item in data["questions"]:
+        question, _ = Question.objects.update_or_create(
+            course=course,
+            key=item["key"],
+            defaults={"prompt": item["prompt"], "max_points": Decimal(str(item["max_points"]))},
+        )
+        existing = set(question.reference_answers.values_list("text", flat=True))
+        ReferenceAnswer.objects.bulk_create(
+            ReferenceAnswer(question=question, text=text) for text in item["reference_answers"] if text not in existing
+        )
+    return course
+
+
+@transaction.atomic
+def course_create(*, code: str, name: str, integration: Integration | None = None) -> Course:
+    """A new course; created through the API, it joins the calling integration's scope."""
+    course = Course.objects.create(code=code, name=name)
+    if integration is not None:
+        integration.courses.add(course)
+    return course

@@ -1,0 +1,47 @@
+"""Celery tasks: take ids, call one service. Grading and training run on separate queues."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
+
+from grader.services import model_versions, submissions
+
+# Errors worth another try: the database blinked, or the first model version is still being trained.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, model_versions.NoActiveModelVersion)
+
+
+class GradingTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if args:
+            submissions.submission_mark_failed(submission_id=args[0], error=repr(exc))
+
+
+@shared_task(
+    base=GradingTask,
+    queue="grading",
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def grade_submission(submission_id: int) -> bool:
+    return submissions.submission_grade(submission_id=submission_id)
+
+
+@shared_task(queue="grading", soft_time_limit=60, time_limit=90)
+def requeue_stale_submissions() -> int:
+    return submissions.submissions_requeue_stale()
+
+
+@shared_task(queue="training", soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300, acks_late=False)
+def retrain_model() -> int | None:
+    # acks_late off: a fine-tune killed halfway should not silently start over on another worker; the next
+    # scheduled run picks up the same corrections.
+    try:
+        return model_versions.model_retrain().pk
+    except model_versions.TrainingAlreadyRunning:
+        return None

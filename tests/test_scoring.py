@@ -1,0 +1,77 @@
+"""The model and the similarity → points mapping, on the real model."""
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from grader.scoring.encoder import base_model_path, load_encoder
+from grader.scoring.grading import score_answers
+from grader.scoring.points import similarity_to_points
+
+SEED_CARD_SENTENCES = [
+    "Gradient descent is an optimization algorithm that iteratively adjusts parameters in the direction that "
+    "reduces the loss function.",
+    "Gradient descent updates model parameters step by step to minimize the error or loss function.",
+    "Batch normalization normalizes layer inputs to reduce internal covariate shift and speed up training.",
+]
+SEED_CARD_MATRIX = np.array([[1, 0.71, 0.33], [0.71, 1, 0.39], [0.33, 0.39, 1]])
+
+
+def test_base_model_reproduces_the_seed_card_similarities():
+    encoder = load_encoder(path=base_model_path())
+    vectors = encoder.encode(SEED_CARD_SENTENCES)
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors @ vectors.T, SEED_CARD_MATRIX, atol=0.02)
+
+
+def test_paraphrase_scores_clearly_above_off_topic(base_model_version, gradient_descent_question):
+    from grader.scoring.encoder import load_encoder as load
+    from grader.services.model_versions import artifact_dir
+
+    encoder = load(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
+    paraphrase, off_topic = score_answers(
+        encoder=encoder,
+        model_version=base_model_version,
+        question=gradient_descent_question,
+        answers=[
+            "It repeatedly changes the model's parameters a little in the direction that lowers the loss.",
+            "The French revolution began in 1789 with the storming of the Bastille.",
+        ],
+    )
+    assert paraphrase.similarity - off_topic.similarity > 0.3
+    assert paraphrase.points > off_topic.points
+    for score in (paraphrase, off_topic):
+        assert Decimal("0") <= score.points <= gradient_descent_question.max_points
+
+
+def test_reference_embeddings_are_computed_once_per_model_version(base_model_version, gradient_descent_question):
+    from grader.models import ReferenceEmbedding
+    from grader.services.model_versions import artifact_dir
+
+    encoder = load_encoder(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
+    score_answers(encoder=encoder, model_version=base_model_version, question=gradient_descent_question, answers=["x"])
+    stored = ReferenceEmbedding.objects.filter(model_version=base_model_version)
+    assert stored.count() == gradient_descent_question.reference_answers.count()
+    vectors_before = {row.reference_id: bytes(row.vector) for row in stored}
+    score_answers(encoder=encoder, model_version=base_model_version, question=gradient_descent_question, answers=["y"])
+    assert {row.reference_id: bytes(row.vector) for row in stored.all()} == vectors_before
+
+
+@pytest.mark.parametrize("similarity", [-1.0, -0.2, 0.0, 0.3, 0.5, 0.74, 0.76, 1.0, 1.5, float("nan"), float("inf")])
+@pytest.mark.parametrize("max_points", [Decimal("1"), Decimal("5"), Decimal("7.5")])
+def test_points_stay_within_zero_and_max_points(similarity, max_points):
+    points = similarity_to_points(
+        similarity=similarity, max_points=max_points, zero_credit=0.25, full_credit=0.75, step=0.5
+    )
+    assert Decimal("0") <= points <= max_points
+
+
+def test_points_rise_with_similarity_and_reach_the_ends():
+    kwargs = {"max_points": Decimal("5"), "zero_credit": 0.25, "full_credit": 0.75, "step": 0.5}
+    assert similarity_to_points(similarity=0.25, **kwargs) == Decimal("0")
+    assert similarity_to_points(similarity=0.75, **kwargs) == Decimal("5")
+    assert similarity_to_points(similarity=0.5, **kwargs) == Decimal("2.5")
+    grid = [similarity_to_points(similarity=s / 100, **kwargs) for s in range(0, 101)]
+    assert grid == sorted(grid)

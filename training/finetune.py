@@ -1,0 +1,151 @@
+"""Fine-tune a sentence-transformers model on labelled pairs with CosineSimilarityLoss."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from training.dataset import Pair
+
+logger = logging.getLogger(__name__)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The seed card's recipe: batch 16, 4 epochs, AdamW at 5e-5 with a linear schedule, seed 42."""
+
+    batch_size: int = 16
+    epochs: int = 4
+    learning_rate: float = 5e-5
+    seed: int = 42
+    warmup_steps: int = 0
+    optimizer: str = "adamw_torch"
+    scheduler: str = "linear"
+    max_seq_length: int = 256
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FineTuneResult:
+    output_dir: Path
+    sha256: str
+    model_card: str
+    train_loss: float | None
+    steps: int
+    seconds: float
+    log: list[str] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[dict], None]
+
+
+def fine_tune(
+    *,
+    base_model_dir: str | Path,
+    pairs: Sequence[Pair],
+    output_dir: str | Path,
+    hyperparameters: Hyperparameters,
+    on_progress: ProgressCallback | None = None,
+) -> FineTuneResult:
+    """Train a copy of ``base_model_dir`` on ``pairs`` and save it (with its model card) to ``output_dir``."""
+    if not pairs:
+        raise ValueError("no training pairs")
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        losses,
+    )
+    from transformers import TrainerCallback
+
+    started = time.monotonic()
+    log: list[str] = []
+
+    class _Progress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs:
+                return
+            elapsed = time.monotonic() - started
+            done = state.global_step / max(1, state.max_steps)
+            event = {
+                "step": state.global_step,
+                "max_steps": state.max_steps,
+                "loss": logs.get("loss", logs.get("train_loss")),
+                "eta_seconds": round(elapsed / done - elapsed, 1) if done > 0 else None,
+            }
+            log.append(f"step {event['step']}/{event['max_steps']} loss={event['loss']} eta={event['eta_seconds']}s")
+            if on_progress is not None:
+                on_progress(event)
+
+    model = SentenceTransformer(str(base_model_dir), device="cpu")
+    model.max_seq_length = hyperparameters.max_seq_length
+    train_dataset = Dataset.from_dict(
+        {
+            "sentence_0": [pair.sentence_0 for pair in pairs],
+            "sentence_1": [pair.sentence_1 for pair in pairs],
+            "label": [float(pair.label) for pair in pairs],
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix="grader-train-") as scratch:
+        arguments = SentenceTransformerTrainingArguments(
+            output_dir=scratch,
+            num_train_epochs=hyperparameters.epochs,
+            per_device_train_batch_size=hyperparameters.batch_size,
+            learning_rate=hyperparameters.learning_rate,
+            warmup_steps=hyperparameters.warmup_steps,
+            lr_scheduler_type=hyperparameters.scheduler,
+            optim=hyperparameters.optimizer,
+            seed=hyperparameters.seed,
+            data_seed=hyperparameters.seed,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=True,
+            dataloader_num_workers=0,
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=arguments,
+            train_dataset=train_dataset,
+            loss=losses.CosineSimilarityLoss(model),
+            callbacks=[_Progress()],
+        )
+        output = trainer.train()
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(output_dir))
+    card_path = output_dir / "README.md"
+    return FineTuneResult(
+        output_dir=output_dir,
+        sha256=directory_sha256(output_dir),
+        model_card=card_path.read_text(encoding="utf-8") if card_path.exists() else "",
+        train_loss=getattr(output, "training_loss", None),
+        steps=output.global_step,
+        seconds=round(time.monotonic() - started, 2),
+        log=log,
+    )
+
+
+def directory_sha256(directory: str | Path) -> str:
+    """One hash over every file's relative path and bytes, so any change to an artifact is detected."""
+    digest = hashlib.sha256()
+    root = Path(directory)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode("utf-8"))
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,49 @@
+"""Agreement between predicted and human scores."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def agreement(*, predicted: Sequence[float], human: Sequence[float], max_score: float) -> dict[str, float | None]:
+    """Pearson, Spearman, RMSE, MAE and quadratic weighted kappa on rounded scores.
+
+    ``predicted`` and ``human`` are on the score scale (0..max_score). A correlation of a constant series
+    is undefined and reported as None, not as 0.
+    """
+    p = np.asarray(predicted, dtype=float)
+    h = np.asarray(human, dtype=float)
+    if len(p) != len(h) or len(p) == 0:
+        raise ValueError("predicted and human must be non-empty and of equal length")
+    constant = np.ptp(p) == 0 or np.ptp(h) == 0
+    return {
+        "n": len(p),
+        "pearson": None if constant else _finite_or_none(stats.pearsonr(p, h)[0]),
+        "spearman": None if constant else _finite_or_none(stats.spearmanr(p, h)[0]),
+        "rmse": float(np.sqrt(np.mean((p - h) ** 2))),
+        "mae": float(np.mean(np.abs(p - h))),
+        "qwk": quadratic_weighted_kappa(np.rint(p).astype(int), np.rint(h).astype(int), math.ceil(max_score)),
+    }
+
+
+def quadratic_weighted_kappa(a: np.ndarray, b: np.ndarray, max_rating: int) -> float | None:
+    size = max_rating + 1
+    a = np.clip(a, 0, max_rating)
+    b = np.clip(b, 0, max_rating)
+    observed = np.zeros((size, size))
+    for i, j in zip(a, b, strict=True):
+        observed[i, j] += 1
+    expected = np.outer(np.bincount(a, minlength=size), np.bincount(b, minlength=size)) / len(a)
+    weights = np.array([[(i - j) ** 2 for j in range(size)] for i in range(size)]) / max(1, (size - 1) ** 2)
+    denominator = (weights * expected).sum()
+    if denominator == 0:
+        return None
+    return float(1.0 - (weights * observed).sum() / denominator)
