@@ -1,0 +1,56 @@
+"""Answer embeddings for grouping, and a sentence-level account of what an answer covers of each reference."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from grader.scoring.encoder import Encoder
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def answer_embeddings(*, encoder: Encoder, answers: Sequence[str]) -> np.ndarray:
+    """One L2-normalized row per answer: cosine similarity between answers is a dot product."""
+    return encoder.encode(list(answers))
+
+
+def split_sentences(text: str) -> list[str]:
+    sentences = [part.strip() for part in _SENTENCE_END.split(text)]
+    return [sentence for sentence in sentences if sentence] or [text.strip()]
+
+
+@dataclass(frozen=True)
+class SentenceCoverage:
+    text: str
+    similarity: float
+    level: str  # "covered", "partial" or "missed"
+
+
+def reference_coverage(
+    *, encoder: Encoder, answer: str, reference: str, zero_credit: float, full_credit: float
+) -> list[SentenceCoverage]:
+    """For each sentence of the reference, its best similarity to the answer or to one of the answer's sentences.
+
+    A sentence is covered at or above the middle of the question's credit band, missed at or below its
+    zero-credit similarity, partly covered between.
+    """
+    reference_sentences = split_sentences(reference)
+    answer_parts = [answer, *split_sentences(answer)]
+    vectors = encoder.encode(reference_sentences + answer_parts)
+    reference_matrix, answer_matrix = vectors[: len(reference_sentences)], vectors[len(reference_sentences) :]
+    best = np.clip(reference_matrix @ answer_matrix.T, -1.0, 1.0).max(axis=1)
+    covered_at = (zero_credit + full_credit) / 2
+    coverage = []
+    for sentence, similarity in zip(reference_sentences, best, strict=True):
+        if similarity >= covered_at:
+            level = "covered"
+        elif similarity <= zero_credit:
+            level = "missed"
+        else:
+            level = "partial"
+        coverage.append(SentenceCoverage(text=sentence, similarity=float(similarity), level=level))
+    return coverage

@@ -1,0 +1,43 @@
+"""A teacher's decisions on many submissions at once; each one is an ordinary correction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from grader.models import Correction, Submission
+from grader.services.submissions import correction_create
+
+CONFIRMATION_COMMENT = "Auto grade confirmed."
+
+
+@transaction.atomic
+def submissions_grade_group(
+    *, submissions: Iterable[Submission], teacher: AbstractBaseUser, points: Decimal, comment: str = ""
+) -> list[Correction]:
+    """The same grade for every submission given; all or nothing (points out of range for one refuse all)."""
+    return [
+        correction_create(submission=submission, teacher=teacher, points=points, comment=comment)
+        for submission in submissions
+    ]
+
+
+@transaction.atomic
+def submissions_confirm_auto_grades(*, submissions: Iterable[Submission], teacher: AbstractBaseUser) -> int:
+    """The teacher agrees with the auto grade: a correction with the same points, so it counts as a training label.
+
+    Ungraded submissions and ones a teacher already corrected are left alone (confirming must never overwrite a
+    teacher's grade with the machine's). Returns how many were confirmed.
+    """
+    confirmed = 0
+    for submission in submissions:
+        if submission.points is None or submission.corrected_points is not None:
+            continue
+        correction_create(
+            submission=submission, teacher=teacher, points=submission.points, comment=CONFIRMATION_COMMENT
+        )
+        confirmed += 1
+    return confirmed
