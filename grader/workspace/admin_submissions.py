@@ -125,8 +125,8 @@ class SubmissionAdmin(CourseScopedAdmin):
     change_form_template = "admin/grader/submission/change_form.html"
     change_list_template = "admin/grader/submission/change_list.html"
     list_display = [
-        "id", "question", "student_ref", "answer_excerpt", "status", "similarity_rounded", "confidence", "points",
-        "corrected_points", "corrected_by", "model_version",
+        "id", "student_ref", "answer_excerpt", "similarity_rounded", "confidence", "auto_points", "corrected_points",
+        "corrected_by", "question",
     ]  # fmt: skip
     list_display_links = ["id"]
     list_editable = ["corrected_points"]
@@ -178,11 +178,15 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     @admin.display(description="answer")
     def answer_excerpt(self, submission: Submission) -> str:
-        return submission.answer if len(submission.answer) <= 90 else submission.answer[:88] + "…"
+        return submission.answer if len(submission.answer) <= 120 else submission.answer[:118] + "…"
 
     @admin.display(description="similarity", ordering="similarity")
     def similarity_rounded(self, submission: Submission) -> str:
         return "-" if submission.similarity is None else f"{submission.similarity:.3f}"
+
+    @admin.display(description="auto points", ordering="points")
+    def auto_points(self, submission: Submission) -> str:
+        return "-" if submission.points is None else str(submission.points)
 
     @admin.display(description="confidence", ordering="review_confidence")
     def confidence(self, submission: Submission) -> str:
@@ -306,6 +310,7 @@ class SubmissionAdmin(CourseScopedAdmin):
         context = self._context(
             request,
             title=f"Agreement: {scope_title}",
+            scope_title=scope_title,
             overall=agreement_of(points),
             trend=agreement_trend(points),
             per_course=per_course,
