@@ -143,7 +143,7 @@ def test_teacher_reviews_a_class_in_the_browser(
     page.goto(f"{base}/admin/grader/submission/")
     listing = page.inner_text("#content")
     assert "BIO200" in listing and "ML101" not in listing and "gradient-descent" not in listing
+    _shot(page, screenshot_dir, "other-teacher")
     page.goto(f"{base}/admin/grader/submission/{first.pk}/change/")
     assert "Perhaps it was deleted?" in page.inner_text(".messagelist")
-    _shot(page, screenshot_dir, "other-teacher")
     context.close()
