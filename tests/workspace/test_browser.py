@@ -68,7 +68,7 @@ def test_teacher_reviews_a_class_in_the_browser(
     transactional_db, live_server, browser, screenshot_dir, owner, stranger, class_answers, foreign_answers
 ):
     base = live_server.url
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1800, "height": 1000})
     page = context.new_page()
     _log_in(page, base, "ada")
 
@@ -137,7 +137,7 @@ def test_teacher_reviews_a_class_in_the_browser(
     context.close()
 
     # Another teacher: their own course only; the first teacher's course is not reachable by URL either.
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1800, "height": 1000})
     page = context.new_page()
     _log_in(page, base, "linus")
     page.goto(f"{base}/admin/grader/submission/")
