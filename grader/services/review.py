@@ -32,10 +32,15 @@ def submissions_confirm_auto_grades(*, submissions: Iterable[Submission], teache
     Ungraded submissions and ones a teacher already corrected are left alone (confirming must never overwrite a
     teacher's grade with the machine's). Returns how many were confirmed.
     """
+    # Locked and re-read here, so a correction saved meanwhile by a colleague is not overwritten.
+    pending = (
+        Submission.objects.select_for_update()
+        .filter(pk__in=[submission.pk for submission in submissions])
+        .filter(points__isnull=False, corrected_points__isnull=True)
+        .order_by("pk")
+    )
     confirmed = 0
-    for submission in submissions:
-        if submission.points is None or submission.corrected_points is not None:
-            continue
+    for submission in pending:
         correction_create(
             submission=submission, teacher=teacher, points=submission.points, comment=CONFIRMATION_COMMENT
         )
