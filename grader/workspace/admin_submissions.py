@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.functional import SimpleLazyObject
 
 from grader.models import Correction, Submission
 from grader.services.grouping import submission_groups, submissions_changed_by_same_decision
@@ -228,10 +229,10 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        if request.method == "GET":
-            submission = self.get_object(request, object_id)
-            if submission is not None:
-                extra_context["explanation"] = submission_explanation(submission=submission)
+        submission = self.get_object(request, object_id)
+        if submission is not None:
+            # Lazy: encoding only happens if the page is rendered, not when a save redirects.
+            extra_context["explanation"] = SimpleLazyObject(lambda: submission_explanation(submission=submission))
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Accept the auto grade of the selected submissions (counts as a training label)")
