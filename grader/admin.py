@@ -189,3 +189,6 @@ class IntegrationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # A token must be shown exactly once: `python manage.py create_integration`.
         return False
+
+
+from grader import admin_webhooks  # noqa: E402, F401 - webhook admin lives in its own module

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -20,7 +21,16 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "This conflicts with the current state (e.g. a concurrent request created the same object)."
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, IntegrityError):
+        # Validation checks uniqueness first; this is the race it cannot see. A 409 tells the client to re-read.
+        exc = Conflict()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)
