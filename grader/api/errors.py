@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from rest_framework import exceptions, status
@@ -27,7 +28,16 @@ class Conflict(exceptions.APIException):
     default_detail = "This conflicts with the current state (e.g. a concurrent request created the same object)."
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is larger than the limit (GRADER_MAX_BODY_BYTES)."
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; say so in the API's shape.
+        exc = RequestTooLarge()
     if isinstance(exc, IntegrityError):
         # Validation checks uniqueness first; this is the race it cannot see. A 409 tells the client to re-read.
         exc = Conflict()
