@@ -7,6 +7,8 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -57,3 +59,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = {"code": "not_found", "message": "Not found."}
     response.data = {"error": body}
     return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """URLs no route matches: under /api/ the same JSON 404 as a missing object, elsewhere Django's page."""
+    if _is_api(request):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"error": {"code": "server_error", "message": "Internal error; try again."}}, status=500)
+    return defaults.server_error(request)

@@ -43,14 +43,18 @@ def webhook_signature(*, secret: str, body: bytes) -> str:
 
 def _check_url(url: str) -> None:
     """Refuse URLs a receiver could use to reach grader's own network (SSRF), unless explicitly allowed."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range
+    except ValueError as error:
+        raise ValidationError({"url": "Give an http(s) URL."}) from error
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"url": "Give an http(s) URL."})
     if settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS:
         return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except (socket.gaierror, UnicodeError) as error:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
+    except (OSError, UnicodeError, ValueError) as error:
         raise ValidationError({"url": "The host does not resolve."}) from error
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
