@@ -187,3 +187,13 @@ def test_course_is_renamed_but_its_code_stays(owner, demo_course):
     assert response.status_code == 200
     assert response.json()["name"] == "ML 101"
     assert response.json()["code"] == demo_course.code
+
+
+def test_create_integration_command_grants_the_corrections_scope(demo_course, capsys):
+    from django.core.management import call_command
+
+    from grader.models import Integration
+
+    call_command("create_integration", "gradebook", "--course", demo_course.code, "--scope", "corrections:write")
+    assert capsys.readouterr().out.startswith("grd_")
+    assert Integration.objects.get(name="gradebook").scopes == ["corrections:write"]
