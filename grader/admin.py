@@ -20,6 +20,7 @@ from grader.models import (
     Submission,
     TrainingRun,
 )
+from grader.services.integrations import integration_rotate_token
 from grader.services.model_versions import model_version_activate
 from grader.services.submissions import correction_create
 
@@ -186,9 +187,20 @@ class IntegrationAdmin(admin.ModelAdmin):
     readonly_fields = ["token_prefix", "token_sha256", "created_at", "last_used_at"]
     filter_horizontal = ["courses"]
 
+    actions = ["rotate_token"]
+
     def has_add_permission(self, request):
         # A token must be shown exactly once: `python manage.py create_integration`.
         return False
+
+    @admin.action(description="Rotate the token (the old one stops working; the new one is shown once)")
+    def rotate_token(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one integration.", level=messages.ERROR)
+            return
+        integration = queryset.get()
+        token = integration_rotate_token(integration=integration)
+        self.message_user(request, f"New token for {integration}: {token} (copy it now; it is not stored).")
 
 
 from grader import admin_webhooks  # noqa: E402, F401 - webhook admin lives in its own module
