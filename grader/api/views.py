@@ -337,6 +337,7 @@ class WebhookEndpointViewSet(
 class HealthView(generics.GenericAPIView):
     authentication_classes: list = []
     permission_classes: list = []
+    throttle_classes: list = []  # load balancers probe it often, from few addresses
 
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
