@@ -19,7 +19,10 @@ CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformanc
 def test_live_api_conforms_to_its_schema(live_server, integration_and_token, base_model_version, settings, tmp_path):
     # Hundreds of requests in a minute: the throttle has its own test.
     settings.GRADER_API_THROTTLE_RATE = "1000000/min"
-    token = integration_and_token[1]
+    integration, token = integration_and_token
+    # With the scope, the corrections endpoint is exercised past its permission check too.
+    integration.scopes = ["corrections:write"]
+    integration.save(update_fields=["scopes"])
     command = [
         str(Path(sys.executable).parent / "schemathesis"), "run", f"{live_server.url}/api/v1/schema/?format=json",
         "--header", f"Authorization: Bearer {token}",
@@ -34,5 +37,6 @@ def test_live_api_conforms_to_its_schema(live_server, integration_and_token, bas
         "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    print(result.stdout[-3000:])  # the run's summary, shown with -s or on failure
     assert result.returncode == 0, result.stdout[-15000:] + result.stderr[-3000:]
     assert "passed" in result.stdout.lower()
