@@ -48,3 +48,6 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+from grader import admin_webhooks  # noqa: E402, F401 - webhook endpoints and deliveries: superusers only

@@ -150,6 +150,7 @@ class Integration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=list, blank=True, help_text="Extra rights, e.g. corrections:write.")
 
     def __str__(self) -> str:
         return self.name
@@ -235,3 +236,83 @@ class Correction(models.Model):
 
     def __str__(self) -> str:
         return f"correction of submission {self.submission_id}: {self.points}"
+
+
+class IntegrationScope(models.TextChoices):
+    """Rights an integration has beyond reading and submitting in its courses."""
+
+    CORRECTIONS_WRITE = "corrections:write", "Record teacher corrections on behalf of a course's teacher"
+
+
+class WebhookEndpoint(models.Model):
+    """A callback URL an integration registered; grader POSTs signed events about its courses' submissions."""
+
+    class Event(models.TextChoices):
+        SUBMISSION_GRADED = "submission.graded"
+        GRADE_CHANGED = "submission.grade_changed"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    # Kept in clear: the HMAC needs it. Shown to the integration once, when the endpoint is registered.
+    secret = models.CharField(max_length=100)
+    events = models.JSONField(default=list, help_text="Event types to send; empty means all.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.integration} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint, with its attempts. A replay is a new delivery of the same event id."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(db_index=True, help_text="Stable across retries and replays; receivers dedupe on it.")
+    event_type = models.CharField(max_length=64)
+    submission = models.ForeignKey(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries"
+    )
+    body = models.TextField(help_text="The exact bytes signed and sent (UTF-8 JSON).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    attempt_log = models.JSONField(default=list, blank=True)
+    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint.url} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request sent with an ``Idempotency-Key``: a retry gets the same submissions back."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body of the first request.")
+    submission_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "key"], name="idempotency_key_unique_per_integration")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration}: {self.key}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from grader.models import Course, Integration, ModelVersion, Question, Submission
+from grader.models import Course, Integration, ModelVersion, Question, Submission, WebhookEndpoint
 
 
 def model_version_active() -> ModelVersion | None:
@@ -15,11 +15,28 @@ def courses_for_integration(*, integration: Integration) -> QuerySet[Course]:
     return Course.objects.filter(integrations=integration)
 
 
-def questions_for_integration(*, integration: Integration) -> QuerySet[Question]:
-    return Question.objects.filter(course__integrations=integration, archived_at__isnull=True).select_related("course")
+def questions_for_integration(*, integration: Integration, include_archived: bool = False) -> QuerySet[Question]:
+    questions = Question.objects.filter(course__integrations=integration).select_related("course")
+    return questions if include_archived else questions.filter(archived_at__isnull=True)
 
 
 def submissions_for_integration(*, integration: Integration) -> QuerySet[Submission]:
     return Submission.objects.filter(question__course__integrations=integration).select_related(
         "question", "question__course", "model_version"
     )
+
+
+def submissions_for_teacher(*, user) -> QuerySet[Submission]:
+    submissions = Submission.objects.select_related("question", "question__course", "model_version")
+    if user.is_superuser:
+        return submissions
+    return submissions.filter(question__course__teachers=user).distinct()
+
+
+def model_versions_visible() -> QuerySet[ModelVersion]:
+    """Versions that graded or may grade; rejected candidates are an operator's business."""
+    return ModelVersion.objects.exclude(status=ModelVersion.Status.REJECTED).select_related("parent")
+
+
+def webhook_endpoints_for_integration(*, integration: Integration) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(integration=integration, is_active=True)

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_celery_beat",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "grader",
 ]
 
@@ -113,7 +115,36 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "grader.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "grader.api.schema.GraderAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["grader.api.throttling.IntegrationRateThrottle"],
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "grader API",
+    "DESCRIPTION": "Automated short-answer grading for LMS integrations. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "SubmissionStatusEnum": "grader.models.Submission.Status",
+        "ModelVersionStatusEnum": "grader.models.ModelVersion.Status",
+        "WebhookEventEnum": "grader.models.WebhookEndpoint.Event",
+    },
+}
+# Requests per token; a shared cache (CACHE_URL, e.g. redis://...) makes the limit hold across web processes.
+GRADER_API_THROTTLE_RATE = env.str("GRADER_API_THROTTLE_RATE", default="600/min")
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+GRADER_API_BULK_MAX = env.int("GRADER_API_BULK_MAX", default=100)
+# Webhooks: retries with exponential backoff (base * 2**attempt, capped), and no callbacks into private networks
+# unless allowed (a registered URL must not become a way to reach internal services).
+GRADER_WEBHOOK_MAX_ATTEMPTS = env.int("GRADER_WEBHOOK_MAX_ATTEMPTS", default=8)
+GRADER_WEBHOOK_BACKOFF_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_SECONDS", default=10.0)
+GRADER_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
+GRADER_WEBHOOK_TIMEOUT_SECONDS = env.float("GRADER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
 # Documented limits (README, API errors): longer input is refused with 400.
 GRADER_ANSWER_MAX_CHARS = env.int("GRADER_ANSWER_MAX_CHARS", default=5000)
 GRADER_REFERENCE_MAX_CHARS = env.int("GRADER_REFERENCE_MAX_CHARS", default=5000)

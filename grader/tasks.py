@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from grader.services import model_versions, submissions
+from grader.services import model_versions, submissions, webhooks
 
 # Errors worth another try: the database blinked, or the first model version is still being trained.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, model_versions.NoActiveModelVersion)
@@ -45,3 +45,17 @@ def retrain_model() -> int | None:
         return model_versions.model_retrain().pk
     except model_versions.TrainingAlreadyRunning:
         return None
+
+
+@shared_task(bind=True, queue="grading", soft_time_limit=30, time_limit=60, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> bool:
+    # The service decides whether and when to try again (backoff, attempt limit); the retry is just the timer.
+    outcome = webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.succeeded
+
+
+@shared_task(queue="grading", soft_time_limit=60, time_limit=90)
+def requeue_due_webhook_deliveries() -> int:
+    return webhooks.webhook_deliveries_requeue_due()

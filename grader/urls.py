@@ -8,3 +8,6 @@ urlpatterns = [
     path("api/v1/", include("grader.api.urls")),
     path("healthz", HealthView.as_view(), name="healthz"),
 ]
+
+handler404 = "grader.api.errors.not_found"
+handler500 = "grader.api.errors.server_error"

@@ -17,7 +17,10 @@ class IntegrationTokenAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         scheme, _, token = header.partition(" ")
-        if scheme not in (self.keyword, "Token") or not token.strip():
+        if scheme not in (self.keyword, "Token"):
+            # Another scheme (a teacher's Basic credentials) is for the authentication classes after this one.
+            return None
+        if not token.strip():
             raise exceptions.AuthenticationFailed("Send the integration token as `Authorization: Bearer <token>`.")
         integration = integration_authenticate(token=token.strip())
         if integration is None:

@@ -5,9 +5,24 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from grader.models import Course, Question, Submission
+from grader.models import Correction, Course, ModelVersion, Question, Submission, WebhookEndpoint
+
+MAX_ID = 2**63 - 1
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable, e.g. invalid, not_found, throttled.")
+    message = serializers.CharField(help_text="For humans; may change.")
+    fields = serializers.DictField(
+        child=serializers.JSONField(), required=False, help_text="Per-field messages, on validation errors only."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
 
 
 class CourseSerializer(serializers.ModelSerializer):
@@ -15,6 +30,10 @@ class CourseSerializer(serializers.ModelSerializer):
         model = Course
         fields = ["id", "code", "name", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+
+class CourseUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
 
 
 class QuestionInputSerializer(serializers.Serializer):
@@ -38,15 +57,44 @@ class QuestionInputSerializer(serializers.Serializer):
         return attrs
 
 
+class QuestionUpdateSerializer(serializers.Serializer):
+    """Course and key identify a question for the LMS and never change."""
+
+    prompt = serializers.CharField(max_length=5000, required=False)
+    max_points = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=Decimal("0.5"), max_value=Decimal("1000"), required=False
+    )
+    reference_answers = serializers.ListField(
+        child=serializers.CharField(max_length=settings.GRADER_REFERENCE_MAX_CHARS),
+        min_length=1,
+        max_length=20,
+        required=False,
+        help_text="Replaces the set; references whose text is unchanged keep their id.",
+    )
+
+
+class ReferenceAnswerSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    text = serializers.CharField(read_only=True)
+
+
 class QuestionOutputSerializer(serializers.ModelSerializer):
-    reference_answers = serializers.SerializerMethodField()
+    reference_answers = ReferenceAnswerSerializer(many=True, read_only=True)
 
     class Meta:
         model = Question
-        fields = ["id", "course", "key", "prompt", "max_points", "reference_answers", "created_at", "updated_at"]
-
-    def get_reference_answers(self, question: Question) -> list[dict]:
-        return [{"id": reference.id, "text": reference.text} for reference in question.reference_answers.all()]
+        fields = [
+            "id",
+            "course",
+            "key",
+            "prompt",
+            "max_points",
+            "reference_answers",
+            "archived_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
 
 
 class SubmissionInputSerializer(serializers.Serializer):
@@ -68,8 +116,19 @@ class SubmissionInputSerializer(serializers.Serializer):
         return answer
 
 
+class BulkSubmissionInputSerializer(serializers.Serializer):
+    submissions = SubmissionInputSerializer(many=True, min_length=1, max_length=settings.GRADER_API_BULK_MAX)
+
+    def __init__(self, *args, questions=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        child = self.fields["submissions"].child
+        child.fields["question"].queryset = questions if questions is not None else Question.objects.none()
+
+
 class SubmissionOutputSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:submission-detail")
+    grade_url = serializers.HyperlinkedIdentityField(view_name="api:submission-grade")
+    course = serializers.IntegerField(source="question.course_id", read_only=True)
     model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
     final_points = serializers.DecimalField(max_digits=6, decimal_places=2, read_only=True, allow_null=True)
 
@@ -78,6 +137,8 @@ class SubmissionOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "url",
+            "grade_url",
+            "course",
             "question",
             "student_ref",
             "external_id",
@@ -88,8 +149,125 @@ class SubmissionOutputSerializer(serializers.ModelSerializer):
             "corrected_points",
             "final_points",
             "model_version",
-            "graded_at",
             "created_at",
+            "grading_started_at",
+            "graded_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class BulkSubmissionOutputSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    created_count = serializers.IntegerField(help_text="Submissions this request created; the rest were replays.")
+    results = SubmissionOutputSerializer(many=True)
+
+
+class SubmissionFilterSerializer(serializers.Serializer):
+    course = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    question = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    status = serializers.ChoiceField(choices=Submission.Status.choices, required=False)
+    student = serializers.CharField(required=False, max_length=200, help_text="The LMS's student_ref.")
+    updated_since = serializers.DateTimeField(
+        required=False,
+        help_text="Only submissions changed at or after this time; the list is then ordered by updated_at.",
+    )
+
+
+class CorrectionOutputSerializer(serializers.ModelSerializer):
+    teacher = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Correction
+        fields = ["id", "points", "comment", "teacher", "auto_points", "created_at"]
+        read_only_fields = fields
+
+
+class AutoGradeSerializer(serializers.Serializer):
+    points = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    similarity = serializers.FloatField(allow_null=True)
+    model_version = serializers.CharField(allow_null=True)
+    best_reference = ReferenceAnswerSerializer(allow_null=True)
+    graded_at = serializers.DateTimeField(allow_null=True)
+
+
+class GradeSerializer(serializers.Serializer):
+    """The auto grade and every teacher correction beside it; the latest correction wins."""
+
+    submission = serializers.IntegerField(source="pk")
+    status = serializers.ChoiceField(choices=Submission.Status.choices)
+    max_points = serializers.DecimalField(source="question.max_points", max_digits=6, decimal_places=2)
+    final_points = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    source = serializers.SerializerMethodField()
+    auto = serializers.SerializerMethodField()
+    corrections = CorrectionOutputSerializer(many=True)
+
+    @extend_schema_field(serializers.ChoiceField(choices=["none", "auto", "teacher"]))
+    def get_source(self, submission: Submission) -> str:
+        if submission.corrected_points is not None:
+            return "teacher"
+        return "auto" if submission.points is not None else "none"
+
+    @extend_schema_field(AutoGradeSerializer)
+    def get_auto(self, submission: Submission) -> dict:
+        reference = submission.best_reference
+        return AutoGradeSerializer(
+            {
+                "points": submission.points,
+                "similarity": submission.similarity,
+                "model_version": submission.model_version.name if submission.model_version_id else None,
+                "best_reference": {"id": reference.pk, "text": reference.text} if reference else None,
+                "graded_at": submission.graded_at,
+            }
+        ).data
+
+
+class CorrectionInputSerializer(serializers.Serializer):
+    points = serializers.DecimalField(max_digits=6, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("1000"))
+    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    teacher = serializers.CharField(
+        max_length=150,
+        required=False,
+        help_text="Username of the course's teacher the correction is recorded for. Required with an integration "
+        "token (scope corrections:write); ignored with teacher credentials, where it is the caller.",
+    )
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "status", "parent", "metrics", "created_at", "activated_at"]
+        read_only_fields = fields
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices),
+        max_length=len(WebhookEndpoint.Event.choices),
+        read_only=True,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown once: verify X-Grader-Signature with it.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class WebhookEndpointInputSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices),
+        max_length=len(WebhookEndpoint.Event.choices),
+        required=False,
+        help_text="Empty or absent: every event.",
+    )

@@ -1,25 +1,79 @@
-"""Thin views: parse, authorize by scoping the queryset to the calling integration, call one service."""
+"""Thin views: parse, authorize by scoping the queryset to the caller, call one service."""
 
 from __future__ import annotations
 
-from rest_framework import generics, mixins, status, viewsets
+import json
+
+from django.db import transaction
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import authentication, exceptions, generics, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from grader import selectors
+from grader.api.authentication import IntegrationTokenAuthentication
+from grader.api.permissions import MayCorrect, is_integration
 from grader.api.serializers import (
+    BulkSubmissionInputSerializer,
+    BulkSubmissionOutputSerializer,
+    CorrectionInputSerializer,
     CourseSerializer,
+    CourseUpdateSerializer,
+    GradeSerializer,
+    ModelVersionSerializer,
     QuestionInputSerializer,
     QuestionOutputSerializer,
+    QuestionUpdateSerializer,
+    SubmissionFilterSerializer,
     SubmissionInputSerializer,
     SubmissionOutputSerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointInputSerializer,
+    WebhookEndpointSerializer,
 )
-from grader.services.courses import course_create, question_create
-from grader.services.submissions import submission_create
+from grader.models import Correction, Course, Submission
+from grader.services.courses import course_create, course_update, question_archive, question_create, question_update
+from grader.services.idempotency import IdempotencyKeyReused, idempotent_submissions, request_fingerprint
+from grader.services.submissions import correction_create, submission_create
+from grader.services.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string up to 200 characters. A retry with the same key returns the first result "
+    "(200) instead of creating anything; the same key with a different body is a 422.",
+)
 
 
+class IdempotencyKeyConflict(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used for a different request."
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise exceptions.ValidationError({"Idempotency-Key": ["Give 1 to 200 printable characters."]})
+    return key
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Courses this integration may use"),
+    create=extend_schema(summary="Create a course; it joins this integration's scope"),
+    partial_update=extend_schema(request=CourseUpdateSerializer, summary="Rename a course"),
+)
 class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CourseSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         return selectors.courses_for_integration(integration=self.request.user)
@@ -30,12 +84,31 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         course = course_create(integration=request.user, **serializer.validated_data)
         return Response(CourseSerializer(course).data, status=status.HTTP_201_CREATED)
 
+    def partial_update(self, request: Request, pk=None) -> Response:
+        course = self.get_object()
+        serializer = CourseUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(CourseSerializer(course_update(course=course, **serializer.validated_data)).data)
 
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Questions of this integration's courses",
+        parameters=[OpenApiParameter("include_archived", OpenApiTypes.BOOL, description="Also list archived ones.")],
+    ),
+    create=extend_schema(request=QuestionInputSerializer, summary="Create a question with its reference answers"),
+    partial_update=extend_schema(request=QuestionUpdateSerializer, summary="Edit a question"),
+    archive=extend_schema(request=None, summary="Archive a question: it accepts no new submissions"),
+)
 class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = QuestionOutputSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return selectors.questions_for_integration(integration=self.request.user).prefetch_related("reference_answers")
+        include_archived = self.action != "list" or self.request.query_params.get("include_archived") == "true"
+        return selectors.questions_for_integration(
+            integration=self.request.user, include_archived=include_archived
+        ).prefetch_related("reference_answers")
 
     def create(self, request: Request) -> Response:
         serializer = QuestionInputSerializer(
@@ -45,20 +118,54 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         question = question_create(**serializer.validated_data)
         return Response(QuestionOutputSerializer(question).data, status=status.HTTP_201_CREATED)
 
+    def partial_update(self, request: Request, pk=None) -> Response:
+        question = self.get_object()
+        serializer = QuestionUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        question = question_update(question=question, **serializer.validated_data)
+        return Response(QuestionOutputSerializer(question).data)
 
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk=None) -> Response:
+        return Response(QuestionOutputSerializer(question_archive(question=self.get_object())).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Submissions of this integration's courses", parameters=[SubmissionFilterSerializer]),
+    retrieve=extend_schema(summary="One submission: status, timestamps and grade"),
+)
 class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = SubmissionOutputSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Submission.objects.none()
+        if self.action == "corrections" and not is_integration(self.request.user):
+            return selectors.submissions_for_teacher(user=self.request.user)
         return selectors.submissions_for_integration(integration=self.request.user)
 
-    def create(self, request: Request) -> Response:
-        serializer = SubmissionInputSerializer(
-            data=request.data, questions=selectors.questions_for_integration(integration=request.user)
-        )
-        serializer.is_valid(raise_exception=True)
-        submission, created = submission_create(integration=request.user, **serializer.validated_data)
-        body = SubmissionOutputSerializer(submission, context={"request": request}).data
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        filters = SubmissionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        lookups = {
+            "course": "question__course_id",
+            "question": "question_id",
+            "status": "status",
+            "student": "student_ref",
+            "updated_since": "updated_at__gte",
+        }
+        queryset = queryset.filter(**{lookups[name]: value for name, value in wanted.items()})
+        if "updated_since" in wanted:
+            # Oldest change first, so a poller can page forward and remember the last updated_at it saw.
+            queryset = queryset.order_by("updated_at", "id")
+        return queryset
+
+    def _respond(self, ids: list[int], *, created: bool) -> Response:
+        submission = self.get_queryset().get(pk=ids[0])
+        body = SubmissionOutputSerializer(submission, context={"request": self.request}).data
         # 202: accepted for grading, never graded inside the request. A replay returns the first submission.
         return Response(
             body,
@@ -66,10 +173,172 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             headers={"Location": str(body["url"])},
         )
 
+    @extend_schema(
+        request=SubmissionInputSerializer,
+        responses={202: SubmissionOutputSerializer, 200: SubmissionOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Submit an answer for grading",
+    )
+    def create(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        serializer = SubmissionInputSerializer(
+            data=request.data, questions=selectors.questions_for_integration(integration=request.user)
+        )
+        serializer.is_valid(raise_exception=True)
+        outcome: dict = {}
+
+        def create() -> list[int]:
+            submission, outcome["created"] = submission_create(integration=request.user, **serializer.validated_data)
+            return [submission.pk]
+
+        if key is None:
+            return self._respond(create(), created=outcome["created"])
+        result = self._idempotent(key, create)
+        return self._respond(result.submission_ids, created=not result.replayed and outcome["created"])
+
+    @extend_schema(
+        request=BulkSubmissionInputSerializer,
+        responses={202: BulkSubmissionOutputSerializer, 200: BulkSubmissionOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Submit many answers at once (all or none)",
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        serializer = BulkSubmissionInputSerializer(
+            data=request.data, questions=selectors.questions_for_integration(integration=request.user)
+        )
+        serializer.is_valid(raise_exception=True)
+        created_count = 0
+
+        @transaction.atomic
+        def create() -> list[int]:
+            nonlocal created_count
+            ids = []
+            for item in serializer.validated_data["submissions"]:
+                submission, created = submission_create(integration=request.user, **item)
+                ids.append(submission.pk)
+                created_count += created
+            return ids
+
+        if key is None:
+            ids = create()
+        else:
+            result = self._idempotent(key, create)
+            ids = result.submission_ids
+            created_count = 0 if result.replayed else created_count
+        by_id = self.get_queryset().in_bulk(ids)
+        results = SubmissionOutputSerializer([by_id[pk] for pk in ids], many=True, context={"request": request}).data
+        return Response(
+            {"count": len(ids), "created_count": created_count, "results": results},
+            status=status.HTTP_202_ACCEPTED if created_count else status.HTTP_200_OK,
+        )
+
+    def _idempotent(self, key: str, create):
+        fingerprint = request_fingerprint(
+            method=self.request.method,
+            path=self.request.path,
+            body=json.dumps(self.request.data, sort_keys=True, default=str).encode(),
+        )
+        try:
+            return idempotent_submissions(
+                integration=self.request.user, key=key, fingerprint=fingerprint, create=create
+            )
+        except IdempotencyKeyReused as error:
+            raise IdempotencyKeyConflict() from error
+
+    def _grade_queryset(self):
+        corrections = Correction.objects.select_related("teacher").order_by("-created_at", "-pk")
+        return (
+            self.get_queryset()
+            .select_related("best_reference")
+            .prefetch_related(Prefetch("corrections", queryset=corrections))
+        )
+
+    @extend_schema(responses=GradeSerializer, summary="The auto grade and the teachers' corrections")
+    @action(detail=True, methods=["get"])
+    def grade(self, request: Request, pk=None) -> Response:
+        submission = generics.get_object_or_404(self._grade_queryset(), pk=pk)
+        return Response(GradeSerializer(submission).data)
+
+    @extend_schema(
+        request=CorrectionInputSerializer,
+        responses={201: GradeSerializer},
+        summary="Record a teacher's correction",
+        description="With a course teacher's credentials (HTTP Basic or an admin session), or with an integration "
+        "token that has the corrections:write scope, naming the teacher. Recorded exactly as in the admin.",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        authentication_classes=[
+            IntegrationTokenAuthentication,
+            authentication.BasicAuthentication,
+            authentication.SessionAuthentication,
+        ],
+        permission_classes=[MayCorrect],
+    )
+    def corrections(self, request: Request, pk=None) -> Response:
+        submission = self.get_object()
+        serializer = CorrectionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        teacher = request.user
+        if is_integration(request.user):
+            teacher = self._course_teacher(submission.question.course, data.get("teacher"))
+        correction_create(submission=submission, teacher=teacher, points=data["points"], comment=data["comment"])
+        graded = generics.get_object_or_404(self._grade_queryset(), pk=submission.pk)
+        return Response(GradeSerializer(graded).data, status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _course_teacher(course: Course, username: str | None):
+        if not username:
+            raise exceptions.ValidationError({"teacher": ["Name the course's teacher this correction is for."]})
+        teacher = course.teachers.filter(username=username, is_active=True).first()
+        if teacher is None:
+            raise exceptions.ValidationError({"teacher": ["Not a teacher of this course."]})
+        return teacher
+
+
+@extend_schema_view(list=extend_schema(summary="Model versions that grade or graded"))
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ModelVersionSerializer
+
+    def get_queryset(self):
+        return selectors.model_versions_visible()
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=WebhookEndpointInputSerializer,
+        responses={201: WebhookEndpointCreatedSerializer},
+        summary="Register a callback URL; the response shows its signing secret once",
+    ),
+    destroy=extend_schema(summary="Stop sending to this URL"),
+)
+class WebhookEndpointViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = WebhookEndpointSerializer
+
+    def get_queryset(self):
+        return selectors.webhook_endpoints_for_integration(integration=self.request.user)
+
+    def create(self, request: Request) -> Response:
+        serializer = WebhookEndpointInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_create(integration=request.user, **serializer.validated_data)
+        return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance) -> None:
+        webhook_endpoint_deactivate(endpoint=instance)
+
 
 class HealthView(generics.GenericAPIView):
     authentication_classes: list = []
     permission_classes: list = []
+    throttle_classes: list = []  # load balancers probe it often, from few addresses
 
+    @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from grader.models import Course, Integration, Question, ReferenceAnswer
 
@@ -50,3 +51,49 @@ def course_create(*, code: str, name: str, integration: Integration | None = Non
     if integration is not None:
         integration.courses.add(course)
     return course
+
+
+def course_update(*, course: Course, name: str) -> Course:
+    Course.objects.filter(pk=course.pk).update(name=name)
+    course.refresh_from_db()
+    return course
+
+
+@transaction.atomic
+def question_update(
+    *,
+    question: Question,
+    prompt: str | None = None,
+    max_points: Decimal | None = None,
+    reference_answers: list[str] | None = None,
+) -> Question:
+    """Change a question; ``reference_answers`` replaces the set.
+
+    References whose text is kept keep their id (and their cached embeddings); removed ones are deleted, so
+    submissions graded against them lose only the link to the reference, never their grade.
+    """
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if prompt is not None:
+        question.prompt = prompt
+    if max_points is not None:
+        question.max_points = max_points
+    question.save(update_fields=["prompt", "max_points", "updated_at"])
+    if reference_answers is not None:
+        if not reference_answers:
+            raise ValueError("a question needs at least one reference answer")
+        wanted = list(dict.fromkeys(reference_answers))
+        question.reference_answers.exclude(text__in=wanted).delete()
+        existing = set(question.reference_answers.values_list("text", flat=True))
+        ReferenceAnswer.objects.bulk_create(
+            ReferenceAnswer(question=question, text=text) for text in wanted if text not in existing
+        )
+    return question
+
+
+def question_archive(*, question: Question) -> Question:
+    """Archived questions accept no new submissions; their submissions and grades stay readable."""
+    Question.objects.filter(pk=question.pk, archived_at__isnull=True).update(
+        archived_at=timezone.now(), updated_at=timezone.now()
+    )
+    question.refresh_from_db()
+    return question

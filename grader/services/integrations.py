@@ -8,7 +8,7 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from grader.models import Course, Integration
+from grader.models import Course, Integration, IntegrationScope
 
 TOKEN_PREFIX = "grd_"  # noqa: S105 - a public prefix that marks grader tokens, not a secret
 
@@ -18,10 +18,15 @@ def _token_sha256(token: str) -> str:
 
 
 @transaction.atomic
-def integration_create(*, name: str, courses: list[Course]) -> tuple[Integration, str]:
+def integration_create(*, name: str, courses: list[Course], scopes: list[str] | None = None) -> tuple[Integration, str]:
     """A new integration and its token; the token is returned once and never stored in clear."""
+    unknown = set(scopes or []) - set(IntegrationScope.values)
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(sorted(unknown))}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    integration = Integration.objects.create(name=name, token_prefix=token[:12], token_sha256=_token_sha256(token))
+    integration = Integration.objects.create(
+        name=name, token_prefix=token[:12], token_sha256=_token_sha256(token), scopes=sorted(set(scopes or []))
+    )
     integration.courses.set(courses)
     return integration, token
 

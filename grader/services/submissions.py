@@ -16,6 +16,7 @@ from django.utils import timezone
 from grader.models import Correction, Integration, Question, Submission
 from grader.scoring.grading import score_answers
 from grader.services.model_versions import encoder_for_active_version
+from grader.services.webhooks import webhook_event_submission
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ def submission_grade(*, submission_id: int) -> bool:
         graded_at=timezone.now(),
         error="",
     )
+    if recorded:
+        webhook_event_submission(submission_id=submission_id, event="submission.graded", reason="graded")
     return recorded == 1
 
 
@@ -138,4 +141,5 @@ def correction_create(
         submission=submission, teacher=teacher, points=points, comment=comment, auto_points=submission.points
     )
     Submission.objects.filter(pk=submission.pk).update(corrected_points=points, updated_at=timezone.now())
+    webhook_event_submission(submission_id=submission.pk, event="submission.grade_changed", reason="correction")
     return correction

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from grader.models import Course, Integration, Question, ReferenceAnswer
+from grader.services.integrations import integration_rotate_token
 from grader.services.question_import import QUESTION_CSV_COLUMNS, questions_import_csv
 from grader.workspace.admin_scoping import CourseScopedAdmin
 from grader.workspace.selectors import courses_for_user, integrations_for_user
@@ -128,3 +129,17 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    actions = ["rotate_token"]
+
+    @admin.action(
+        description="Rotate the token (the old one stops working; the new one is shown once)",
+        permissions=["change"],
+    )
+    def rotate_token(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one integration.", level=messages.ERROR)
+            return
+        integration = queryset.get()
+        token = integration_rotate_token(integration=integration)
+        self.message_user(request, f"New token for {integration}: {token} (copy it now; it is not stored).")

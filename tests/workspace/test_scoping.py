@@ -8,11 +8,23 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 
-from grader.models import Correction, Course, Integration, ModelVersion, Question, Submission, TrainingRun
+from grader.models import (
+    Correction,
+    Course,
+    Integration,
+    ModelVersion,
+    Question,
+    Submission,
+    TrainingRun,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from grader.services.integrations import integration_create
 
 # Not course data: one model serves every course. Anything else registered must be scoped, or this test fails.
 GLOBAL_MODELS = {ModelVersion, TrainingRun}
+# Operators' tools: a teacher sees none of them, a superuser all.
+SUPERUSER_ONLY_MODELS = {WebhookEndpoint, WebhookDelivery}
 
 
 @pytest.fixture
@@ -37,7 +49,13 @@ def _admin_request(user):
 def test_every_registered_admin_queryset_is_scoped_to_the_teacher(world, owner, colleague, stranger, superuser):
     registered = {model: model_admin for model, model_admin in admin.site._registry.items()
                   if model._meta.app_label == "grader"}  # fmt: skip
-    assert set(registered) - GLOBAL_MODELS == set(world), "a grader model is registered without a scoping test"
+    assert set(registered) - GLOBAL_MODELS - SUPERUSER_ONLY_MODELS == set(world), (
+        "a grader model is registered without a scoping test"
+    )
+    for model in SUPERUSER_ONLY_MODELS:
+        for user in (owner, colleague, stranger):
+            assert not registered[model].has_view_permission(_admin_request(user)), (model.__name__, user.username)
+        assert registered[model].has_view_permission(_admin_request(superuser))
     for model, (ours, theirs) in world.items():
         model_admin = registered[model]
         for user, sees_ours, sees_theirs in [

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from grader.models import Course
+from grader.models import Course, IntegrationScope
 from grader.services.integrations import integration_create
 
 
@@ -10,11 +10,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--course", action="append", default=[], help="Course code this integration may use.")
+        parser.add_argument(
+            "--scope",
+            action="append",
+            default=[],
+            choices=IntegrationScope.values,
+            help="Extra right, e.g. corrections:write (record teacher corrections through the API).",
+        )
 
-    def handle(self, *args, name: str, course: list[str], **options):
+    def handle(self, *args, name: str, course: list[str], scope: list[str], **options):
         courses = list(Course.objects.filter(code__in=course))
         missing = set(course) - {c.code for c in courses}
         if missing:
             raise CommandError(f"unknown course code(s): {', '.join(sorted(missing))}")
-        _, token = integration_create(name=name, courses=courses)
+        _, token = integration_create(name=name, courses=courses, scopes=scope)
         self.stdout.write(token)

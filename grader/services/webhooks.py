@@ -1,0 +1,267 @@
+"""Webhooks: integrations register callback URLs; grader POSTs signed events about their courses' submissions.
+
+Deliveries are an outbox: rows written in the same transaction as the grade change, sent by a task enqueued on
+commit, retried with exponential backoff, every attempt logged, replayable from the admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import random
+import secrets
+import socket
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from grader.models import Integration, Submission, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Grader-Signature"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a public prefix, not a secret
+
+
+def webhook_signature(*, secret: str, body: bytes) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 of the exact body bytes with the endpoint's secret."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _check_url(url: str) -> None:
+    """Refuse URLs a receiver could use to reach grader's own network (SSRF), unless explicitly allowed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range
+    except ValueError as error:
+        raise ValidationError({"url": "Give an http(s) URL."}) from error
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError({"url": "Give an http(s) URL."})
+    if settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
+    except (OSError, UnicodeError, ValueError) as error:
+        raise ValidationError({"url": "The host does not resolve."}) from error
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise ValidationError({"url": "The host resolves to a private or reserved address."})
+
+
+@transaction.atomic
+def webhook_endpoint_create(*, integration: Integration, url: str, events: list[str] | None = None) -> WebhookEndpoint:
+    _check_url(url)
+    return WebhookEndpoint.objects.create(
+        integration=integration,
+        url=url,
+        events=sorted(set(events or [])),
+        secret=SECRET_PREFIX + secrets.token_urlsafe(32),
+    )
+
+
+def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+
+
+def _submission_payload(submission: Submission) -> dict:
+    final = submission.final_points
+    return {
+        "id": submission.pk,
+        "question": submission.question_id,
+        "course": submission.question.course_id,
+        "student_ref": submission.student_ref,
+        "external_id": submission.external_id,
+        "status": submission.status,
+        "similarity": submission.similarity,
+        "points": None if submission.points is None else str(submission.points),
+        "corrected_points": None if submission.corrected_points is None else str(submission.corrected_points),
+        "final_points": None if final is None else str(final),
+        "model_version": submission.model_version.name if submission.model_version_id else None,
+        "graded_at": submission.graded_at,
+        "updated_at": submission.updated_at,
+    }
+
+
+def webhook_event_submission(*, submission_id: int, event: str, reason: str) -> int:
+    """Record one delivery per interested endpoint and send them once the caller's transaction commits.
+
+    Called from the grading and correction services at the moment the grade changes, inside their transaction,
+    so the deliveries exist if and only if the change committed. Returns the number of deliveries recorded.
+    Receivers are never contacted here: a slow or broken receiver cannot hold up a grade.
+    """
+    submission = Submission.objects.select_related("question", "model_version").get(pk=submission_id)
+    endpoints = WebhookEndpoint.objects.filter(
+        is_active=True,
+        integration__revoked_at__isnull=True,
+        integration__courses=submission.question.course_id,
+    ).distinct()
+    endpoints = [endpoint for endpoint in endpoints if not endpoint.events or event in endpoint.events]
+    if not endpoints:
+        return 0
+    event_id = uuid.uuid4()
+    body = json.dumps(
+        {
+            "id": str(event_id),
+            "type": event,
+            "reason": reason,
+            "created_at": timezone.now(),
+            "data": {"submission": _submission_payload(submission)},
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_id=event_id,
+            event_type=event,
+            submission=submission,
+            body=body,
+            next_attempt_at=timezone.now(),
+        )
+        for endpoint in endpoints
+    )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: [_enqueue_delivery(delivery_id) for delivery_id in ids])
+    return len(ids)
+
+
+def _enqueue_delivery(delivery_id: int, countdown: float | None = None) -> None:
+    from grader.tasks import deliver_webhook
+
+    try:
+        deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+    except Exception:
+        # The row stays pending; webhook_deliveries_requeue_due picks it up.
+        logger.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with full jitter on the upper half: base * 2**(attempt-1), capped."""
+    ceiling = min(
+        settings.GRADER_WEBHOOK_BACKOFF_MAX_SECONDS, settings.GRADER_WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1)
+    )
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    sent: bool  # this call made an HTTP attempt
+    succeeded: bool = False
+    retry_in: float | None = None  # seconds until the next attempt, if one is due
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A redirect could point the signed POST at an address the URL check refused.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    _check_url(url)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - checked above
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=settings.GRADER_WEBHOOK_TIMEOUT_SECONDS) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
+    """Send one pending delivery once. Idempotent: a delivery is claimed by a conditional UPDATE first."""
+    now = timezone.now()
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(status=WebhookDelivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now)
+    )
+    if not claimed:
+        return AttemptOutcome(sent=False)
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    body = delivery.body.encode("utf-8")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "grader-webhooks/1",
+        "X-Grader-Event": delivery.event_type,
+        "X-Grader-Event-Id": str(delivery.event_id),
+        "X-Grader-Delivery": str(delivery.pk),
+        SIGNATURE_HEADER: webhook_signature(secret=delivery.endpoint.secret, body=body),
+    }
+    status_code: int | None = None
+    error = ""
+    try:
+        status_code = _post(delivery.endpoint.url, body, headers)
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except ValidationError as refused:
+        error = "; ".join(refused.messages)
+    except (OSError, ValueError) as failure:  # URLError, timeouts and refused connections are OSErrors
+        error = repr(failure)[:500]
+    log = [*delivery.attempt_log, {"at": now.isoformat(), "status_code": status_code, "error": error}]
+    fields: dict = {"last_status_code": status_code, "last_error": error, "attempt_log": log}
+    if not error:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.SUCCEEDED, delivered_at=timezone.now(), next_attempt_at=None, **fields
+        )
+        return AttemptOutcome(sent=True, succeeded=True)
+    if delivery.attempts >= settings.GRADER_WEBHOOK_MAX_ATTEMPTS:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.FAILED, next_attempt_at=None, **fields
+        )
+        logger.warning("webhook delivery %s failed after %s attempts: %s", delivery_id, delivery.attempts, error)
+        return AttemptOutcome(sent=True)
+    retry_in = backoff_seconds(delivery.attempts)
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=now + timedelta(seconds=retry_in), **fields
+    )
+    return AttemptOutcome(sent=True, retry_in=retry_in)
+
+
+def webhook_deliveries_requeue_due(*, sending_for: timedelta = timedelta(minutes=5)) -> int:
+    """Enqueue deliveries whose retry is due but whose message was lost, and those a dead worker left sending.
+
+    A margin keeps it from racing the message that is on its way; a duplicate message does nothing anyway.
+    """
+    now = timezone.now() - timedelta(minutes=1)
+    WebhookDelivery.objects.filter(status=WebhookDelivery.Status.SENDING, next_attempt_at__lt=now - sending_for).update(
+        status=WebhookDelivery.Status.PENDING
+    )
+    due = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lt=now).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    for delivery_id in due:
+        _enqueue_delivery(delivery_id)
+    return len(due)
+
+
+@transaction.atomic
+def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send an event again as a new delivery (same event id and body), keeping the original's log intact."""
+    replay = WebhookDelivery.objects.create(
+        endpoint=delivery.endpoint,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        submission=delivery.submission,
+        body=delivery.body,
+        replay_of=delivery,
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: _enqueue_delivery(replay.pk))
+    return replay
