@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from grader.models import Course, Integration, ModelVersion, Question, Submission
+from grader.models import Course, Integration, ModelVersion, Question, Submission, WorkerHeartbeat
 
 
 def model_version_active() -> ModelVersion | None:
@@ -23,3 +23,8 @@ def submissions_for_integration(*, integration: Integration) -> QuerySet[Submiss
     return Submission.objects.filter(question__course__integrations=integration).select_related(
         "question", "question__course", "model_version"
     )
+
+
+def worker_heartbeat_latest() -> WorkerHeartbeat | None:
+    """The most recent heartbeat of any worker (readiness: is anyone there to grade?)."""
+    return WorkerHeartbeat.objects.order_by("-last_seen_at").first()
