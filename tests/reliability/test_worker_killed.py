@@ -16,10 +16,12 @@ from tests.reliability.conftest import graded_log_count, sweep_every_second, wai
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
+
 def submit(question, answer: str) -> Submission:
     submission, created = submission_create(question=question, student_ref="s-1", answer=answer)
     assert created
     return submission
+
 
 def test_pool_process_killed_while_grading_is_redelivered_and_graded_once(
     launcher, shared_broker_url, base_model_version, gradient_descent_question
@@ -43,6 +45,7 @@ def test_pool_process_killed_while_grading_is_redelivered_and_graded_once(
     assert worker.alive()
     # The worker announced itself for readiness.
     assert WorkerHeartbeat.objects.filter(hostname__startswith="worker").exists()
+
 
 def test_whole_worker_killed_while_grading_is_recovered_by_the_sweeper(
     launcher, shared_broker_url, base_model_version, gradient_descent_question
