@@ -105,6 +105,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+# WhiteNoise serves the admin's CSS and JS from gunicorn: collected into STATIC_ROOT in the image, found in the
+# installed apps in the embedded mode (no collectstatic needed for `make run`).
+WHITENOISE_USE_FINDERS = env.bool("GRADER_STATIC_FROM_APPS", default=True)
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 # --- HTTPS and cookies ------------------------------------------------------------------------------
 # Production sits behind a TLS-terminating proxy: DJANGO_HTTPS=1 turns on every protection below at once, and
