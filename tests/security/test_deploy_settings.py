@@ -54,3 +54,12 @@ def test_refuses_to_start_on_a_database_server_with_the_embedded_secret_key():
 def test_embedded_mode_still_starts_with_no_environment(tmp_path):
     result = manage("check", GRADER_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
+
+
+def test_https_redirect_spares_the_health_endpoints_for_plain_http_probes(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/api/v1/submissions/").status_code == 301
+    # Behind the proxy a request that arrived over TLS is not redirected again.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert client.get("/api/v1/submissions/", HTTP_X_FORWARDED_PROTO="https").status_code == 401
