@@ -182,7 +182,8 @@ else:
         "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
     }
 # An API request publishes after its row commits. If the broker is down it must not hang: two quick retries
-# (about 1 s in all), then the publish fails, the submission stays `queued` and the sweeper enqueues it later.
+# (about 1 s in all when Redis refuses connections, the socket timeouts above when it accepts but never answers),
+# then the publish fails, the submission stays `queued` (202 all the same) and the sweeper enqueues it later.
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
