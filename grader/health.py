@@ -3,7 +3,7 @@
 - ``/healthz`` (liveness): the process answers HTTP. It checks nothing else on purpose: a liveness probe that
   fails when the database is down would restart every web process during a database outage.
 - ``/readyz`` (readiness): this deployment can accept and grade answers: the database answers, the broker
-  accepts connections, a worker has sent a heartbeat recently, and an active model version with its artifact
+  accepts connections, a grading worker has sent a heartbeat recently, and an active model version with its artifact
   exists. 503 otherwise. The body names the failing checks but never says why (that goes to the log), so an
   anonymous caller learns nothing about the deployment.
 """

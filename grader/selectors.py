@@ -25,6 +25,7 @@ def submissions_for_integration(*, integration: Integration) -> QuerySet[Submiss
     )
 
 
-def worker_heartbeat_latest() -> WorkerHeartbeat | None:
-    """The most recent heartbeat of any worker (readiness: is anyone there to grade?)."""
-    return WorkerHeartbeat.objects.order_by("-last_seen_at").first()
+def worker_heartbeat_latest(*, queue: str = "grading") -> WorkerHeartbeat | None:
+    """The most recent heartbeat of a worker consuming ``queue`` (readiness: is anyone there to grade?)."""
+    candidates = WorkerHeartbeat.objects.filter(queues__regex=rf"(^|,){queue}(,|$)")
+    return candidates.order_by("-last_seen_at").first()

@@ -46,6 +46,12 @@ def test_not_ready_without_a_recent_worker_heartbeat(ready):
     assert body["checks"]["database"] == "ok"
 
 
+def test_a_training_worker_alone_does_not_make_grading_ready(base_model_version):
+    worker_heartbeat_record(hostname="celery@training-1", queues=["training"])
+    status, body = readiness()
+    assert (status, body["checks"]["worker_heartbeat"]) == (503, "fail")
+
+
 def test_not_ready_without_an_active_model_version(ready):
     ModelVersion.objects.update(status=ModelVersion.Status.RETIRED)
     status, body = readiness()
