@@ -51,9 +51,18 @@ class Process:
 
 
 def graded_log_count(processes: list[Process], submission_id: int) -> int:
-    """How many times a grade was written for one submission, over the logs of every worker that ran."""
+    """How many times a grade was written for one submission, over the logs of every worker that ran.
+
+    The line is logged just after the grade commits and reaches the file through the worker's main process, so
+    a caller that saw the row graded waits for the line (``wait_until``) before counting.
+    """
     pattern = re.compile(rf"submission {submission_id} graded:")
     return sum(len(pattern.findall(process.log())) for process in processes)
+
+
+def assert_graded_once(processes: list[Process], submission_id: int) -> None:
+    wait_until(lambda: graded_log_count(processes, submission_id) >= 1, timeout=30)
+    assert graded_log_count(processes, submission_id) == 1
 
 
 def free_port() -> int:

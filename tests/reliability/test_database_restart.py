@@ -10,7 +10,7 @@ from django.db import connection
 
 from grader.models import Submission
 from grader.services.submissions import submission_create
-from tests.reliability.conftest import graded_log_count, wait_for_status
+from tests.reliability.conftest import assert_graded_once, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
@@ -46,7 +46,7 @@ def test_worker_recovers_from_lost_database_connections_and_loses_nothing(
         question=gradient_descent_question, student_ref="s-2", answer="Gradient descent minimises the loss."
     )
     wait_for_status(second.pk, Submission.Status.GRADED)
-    assert graded_log_count([worker], first.pk) == 1
-    assert graded_log_count([worker], second.pk) == 1
+    assert_graded_once([worker], first.pk)
+    assert_graded_once([worker], second.pk)
     assert Submission.objects.count() == 2
     assert worker.alive()

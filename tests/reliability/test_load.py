@@ -91,13 +91,18 @@ def test_every_submission_from_concurrent_clients_is_accepted_and_graded_exactly
     by_status = dict(Submission.objects.values_list("status").annotate(count=Count("pk")))
     assert by_status == {Submission.Status.GRADED: SUBMISSIONS}
     assert not Submission.objects.exclude(grading_attempts=1).exists(), "a submission was claimed twice"
-    grade_lines = Counter(
-        line.split("submission ", 1)[1].split(" graded:", 1)[0]
-        for worker in workers
-        for line in worker.log().splitlines()
-        if " graded: " in line
-    )
-    assert len(grade_lines) == SUBMISSIONS and set(grade_lines.values()) == {1}, "a grade was written twice"
+
+    def grade_lines() -> Counter:
+        return Counter(
+            line.split("submission ", 1)[1].split(" graded:", 1)[0]
+            for worker in workers
+            for line in worker.log().splitlines()
+            if " graded: " in line
+        )
+
+    # The last lines reach the log file just after their rows commit.
+    wait_until(lambda: len(grade_lines()) == SUBMISSIONS, timeout=30)
+    assert set(grade_lines().values()) == {1}, "a grade was written twice"
 
     if REPORT_PATH:
         latencies = sorted(latency for _, latency in results)

@@ -12,7 +12,7 @@ import requests
 from grader.models import Submission
 from tests.reliability.conftest import (
     PRIVATE_REDIS_PORT,
-    graded_log_count,
+    assert_graded_once,
     sweep_every_second,
     wait_for_status,
 )
@@ -68,7 +68,7 @@ def test_submissions_accepted_while_redis_is_down_are_graded_once_it_is_back(
     for submission_id in accepted:
         graded = wait_for_status(submission_id, Submission.Status.GRADED, timeout=120)
         assert 0 <= graded.points <= gradient_descent_question.max_points
-        assert graded_log_count([worker], submission_id) == 1
+        assert_graded_once([worker], submission_id)
     assert requests.get(f"{web}/readyz", timeout=10).status_code == 200
 
 

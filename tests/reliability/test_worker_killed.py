@@ -12,7 +12,7 @@ import pytest
 
 from grader.models import Submission, WorkerHeartbeat
 from grader.services.submissions import submission_create
-from tests.reliability.conftest import graded_log_count, sweep_every_second, wait_for_status
+from tests.reliability.conftest import assert_graded_once, sweep_every_second, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
@@ -41,7 +41,7 @@ def test_pool_process_killed_while_grading_is_redelivered_and_graded_once(
     assert graded.grading_attempts == 2
     assert graded.model_version == base_model_version
     assert 0 <= graded.points <= gradient_descent_question.max_points
-    assert graded_log_count([worker], submission.pk) == 1
+    assert_graded_once([worker], submission.pk)
     assert worker.alive()
     # The worker announced itself for readiness.
     assert WorkerHeartbeat.objects.filter(hostname__startswith="worker").exists()
@@ -67,4 +67,4 @@ def test_whole_worker_killed_while_grading_is_recovered_by_the_sweeper(
     graded = wait_for_status(submission.pk, Submission.Status.GRADED)
     assert graded.grading_attempts == 2
     assert 0 <= graded.points <= gradient_descent_question.max_points
-    assert graded_log_count([doomed, survivor], submission.pk) == 1
+    assert_graded_once([doomed, survivor], submission.pk)
