@@ -8,6 +8,8 @@ INSTALLED := $(VENV)/.installed
 # PostgreSQL and Redis for the tests (CI starts them in .ci/run).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grader
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# The settings refuse the embedded secret key on a database server; tests get a throwaway one.
+TEST_SECRET_KEY ?= test-only-secret-key-not-for-production-0123456789abcdef
 
 .PHONY: install run web worker beat test lint format bench clean
 
@@ -39,7 +41,8 @@ $(CHROMIUM):
 	else echo "chromium missing and cannot be installed here: the browser tests will be skipped"; fi
 
 test: install $(CHROMIUM)
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} \
+	  $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Refresh docs/screenshots/ from the browser test.
 .PHONY: screenshots

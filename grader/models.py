@@ -316,3 +316,14 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration}: {self.key}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one Celery worker; readiness needs a recent one. Written by grader.heartbeat."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    queues = models.CharField(max_length=255, blank=True)
+    last_seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.last_seen_at:%Y-%m-%d %H:%M:%S})"

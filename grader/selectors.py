@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from grader.models import Course, Integration, ModelVersion, Question, Submission, WebhookEndpoint
+from grader.models import Course, Integration, ModelVersion, Question, Submission, WebhookEndpoint, WorkerHeartbeat
 
 
 def model_version_active() -> ModelVersion | None:
@@ -40,3 +40,9 @@ def model_versions_visible() -> QuerySet[ModelVersion]:
 
 def webhook_endpoints_for_integration(*, integration: Integration) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(integration=integration, is_active=True)
+
+
+def worker_heartbeat_latest(*, queue: str = "grading") -> WorkerHeartbeat | None:
+    """The most recent heartbeat of a worker consuming ``queue`` (readiness: is anyone there to grade?)."""
+    candidates = WorkerHeartbeat.objects.filter(queues__regex=rf"(^|,){queue}(,|$)")
+    return candidates.order_by("-last_seen_at").first()

@@ -24,7 +24,8 @@ env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default key is only for a laptop; production must set DJANGO_SECRET_KEY.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="embedded-insecure-key-set-DJANGO_SECRET_KEY-in-production")
+EMBEDDED_SECRET_KEY = "embedded-insecure-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=EMBEDDED_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -44,6 +45,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files from gunicorn in the container (collected at image build).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,6 +86,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# Secrets come only from the environment. The embedded key is tolerated where it cannot hurt: DEBUG on, or the
+# embedded SQLite mode of `make run` (one laptop, nothing shared). Any deployment on a database server with DEBUG
+# off refuses to start with it, because anyone who reads this file could forge sessions and password-reset links.
+if SECRET_KEY == EMBEDDED_SECRET_KEY and not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set: refusing the embedded key on a database server")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -96,6 +107,32 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+# WhiteNoise serves the admin's CSS and JS from gunicorn: collected into STATIC_ROOT in the image, found in the
+# installed apps in the embedded mode (no collectstatic needed for `make run`).
+WHITENOISE_USE_FINDERS = env.bool("GRADER_STATIC_FROM_APPS", default=True)
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+# --- HTTPS and cookies ------------------------------------------------------------------------------
+# Production sits behind a TLS-terminating proxy: DJANGO_HTTPS=1 turns on every protection below at once, and
+# each one can still be set on its own. The embedded mode (plain http on localhost) keeps them off.
+# `python manage.py check --deploy --fail-level WARNING` passes with DJANGO_HTTPS=1, DJANGO_DEBUG=0 and a real key.
+_https = env.bool("DJANGO_HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=_https)
+# Probes call the health endpoints over plain http from inside the container or the node.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Trust X-Forwarded-Proto only when the proxy sets it (and strips it from clients); otherwise it is forgeable.
+if env.bool("DJANGO_BEHIND_PROXY", default=_https):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_https)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=_https)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=_https)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=_https)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 
 LOGGING = {
     "version": 1,
@@ -164,18 +201,44 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Redis redelivers an unacknowledged message after this many seconds; it must outlast the longest task
-    # (a retrain), or a running fine-tune would be handed to a second worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Redis redelivers an unacknowledged message after this many seconds; it must outlast the longest task
+        # (a retrain: 3 h 5 min hard limit), or a running fine-tune would be handed to a second worker. A grading
+        # message orphaned by a dead worker waits that long for Redis, so the sweeper re-enqueues it much sooner
+        # (GRADER_GRADING_LEASE_SECONDS); grading is idempotent, so the late redelivery changes nothing.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600),
+        # Without these a publish to a Redis that accepts connections but never answers blocks the API request
+        # for as long as the kernel's TCP timeout. Longer than the worker's 1 s BRPOP poll.
+        "socket_connect_timeout": env.float("CELERY_BROKER_SOCKET_CONNECT_TIMEOUT", default=2.0),
+        "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
+    }
+# An API request publishes after its row commits. If the broker is down it must not hang: two quick retries
+# (about 1 s in all when Redis refuses connections, the socket timeouts above when it accepts but never answers),
+# then the publish fails, the submission stays `queued` (202 all the same) and the sweeper enqueues it later.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+# Workers wait for a lost broker for ever instead of exiting after 100 attempts: Redis coming back is enough.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# When the broker connection drops, Redis hands the worker's unacknowledged messages to other workers; cancel the
+# running copies rather than grade twice in parallel (harmless, grading is idempotent, but wasted CPU).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A default for any task that forgets its own limits (every grader task sets its own in grader/tasks.py).
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
+# JSON only: a pickled message would let anyone who can write to Redis run code in the workers.
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 # Tasks are idempotent, so acknowledging after the work means a killed worker's task is delivered again.
 CELERY_TASK_ACKS_LATE = True
+# A pool process killed mid-task (SIGKILL, OOM) puts its message back on the queue instead of dropping it.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message reserved per process: a long task never sits behind another one on a busy worker while idle workers
+# wait, and a dead worker strands at most one message per process.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "grading"
@@ -201,3 +264,16 @@ GRADER_TRAIN_EPOCHS = env.int("GRADER_TRAIN_EPOCHS", default=4)
 GRADER_TRAIN_LEARNING_RATE = env.float("GRADER_TRAIN_LEARNING_RATE", default=5e-5)
 GRADER_TRAIN_SEED = env.int("GRADER_TRAIN_SEED", default=42)
 GRADER_RETRAIN_CRONTAB = env.str("GRADER_RETRAIN_CRONTAB", default="0 3 * * *")
+
+# --- Reliability and health -------------------------------------------------------------------------
+# The sweeper (beat, every minute) re-enqueues a submission left `queued` this long (the broker was down when it
+# arrived, or its message was lost) ...
+GRADER_REQUEUE_QUEUED_AFTER_SECONDS = env.int("GRADER_REQUEUE_QUEUED_AFTER_SECONDS", default=120)
+# ... or left `grading` this long (its worker died). Longer than grade_submission's hard time limit (180 s), so a
+# submission still being graded is never taken for dead.
+GRADER_GRADING_LEASE_SECONDS = env.int("GRADER_GRADING_LEASE_SECONDS", default=300)
+# Every worker records a heartbeat this often; readiness needs one younger than GRADER_WORKER_HEARTBEAT_MAX_AGE.
+GRADER_WORKER_HEARTBEAT_SECONDS = env.int("GRADER_WORKER_HEARTBEAT_SECONDS", default=10)
+GRADER_WORKER_HEARTBEAT_MAX_AGE = env.int("GRADER_WORKER_HEARTBEAT_MAX_AGE", default=60)
+# After this many claims without a grade, the sweeper marks a submission failed instead of re-enqueueing it.
+GRADER_MAX_GRADING_ATTEMPTS = env.int("GRADER_MAX_GRADING_ATTEMPTS", default=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
+from grader import heartbeat  # noqa: F401  (connects the worker heartbeat to worker start and stop)
 from grader.services import model_versions, submissions, webhooks
 
 # Errors worth another try: the database blinked, or the first model version is still being trained.

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from grader.api.views import HealthView
+from grader import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("grader.api.urls")),
-    path("healthz", HealthView.as_view(), name="healthz"),
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.readiness, name="readyz"),
 ]
 
 handler404 = "grader.api.errors.not_found"

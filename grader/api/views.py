@@ -332,13 +332,3 @@ class WebhookEndpointViewSet(
 
     def perform_destroy(self, instance) -> None:
         webhook_endpoint_deactivate(endpoint=instance)
-
-
-class HealthView(generics.GenericAPIView):
-    authentication_classes: list = []
-    permission_classes: list = []
-    throttle_classes: list = []  # load balancers probe it often, from few addresses
-
-    @extend_schema(exclude=True)
-    def get(self, request: Request) -> Response:
-        return Response({"status": "ok"})

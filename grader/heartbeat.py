@@ -1,0 +1,48 @@
+"""A worker's heartbeat: a thread in the worker's main process records it every few seconds.
+
+Readiness (grader/health.py) reports not ready when no worker has been heard from recently. A thread rather than
+a timer on the worker's event loop: a slow or unreachable database must never stall message consumption.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery.signals import worker_ready, worker_shutdown
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+logger = logging.getLogger(__name__)
+
+_stop = threading.Event()
+
+
+def _beat(*, hostname: str, queues: list[str]) -> None:
+    from grader.services.workers import worker_heartbeat_record
+
+    while True:
+        try:
+            worker_heartbeat_record(hostname=hostname, queues=queues)
+        except DatabaseError:
+            logger.warning("worker heartbeat not recorded; retrying in %s s", settings.GRADER_WORKER_HEARTBEAT_SECONDS)
+        finally:
+            # No idle connection kept between beats: nothing to break when the database restarts, and nothing for
+            # a pool process forked later to inherit.
+            connection.close()
+        if _stop.wait(settings.GRADER_WORKER_HEARTBEAT_SECONDS):
+            return
+
+
+@worker_ready.connect
+def _start_heartbeat(sender, **kwargs) -> None:
+    queues = sorted(sender.app.amqp.queues.consume_from or {})
+    _stop.clear()
+    threading.Thread(
+        target=_beat, kwargs={"hostname": sender.hostname, "queues": queues}, name="grader-heartbeat", daemon=True
+    ).start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**kwargs) -> None:
+    _stop.set()

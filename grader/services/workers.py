@@ -1,0 +1,13 @@
+"""Worker heartbeats: each Celery worker records that it is alive; readiness asks whether any worker is."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from grader.models import WorkerHeartbeat
+
+
+def worker_heartbeat_record(*, hostname: str, queues: list[str]) -> None:
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=hostname[:255], defaults={"queues": ",".join(queues)[:255], "last_seen_at": timezone.now()}
+    )

@@ -1,0 +1,226 @@
+"""Real processes for fault and load tests: celery workers, beat, gunicorn, a private redis-server, manage.py.
+
+Every process reads and writes pytest-django's test database (the tests use ``transactional_db`` so committed
+rows are visible to them), logs to a file the test can read, and runs in its own session so a test can SIGKILL a
+whole worker (main process and pool) at once. Everything still running is stopped when the test ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from tests.conftest import PROJECT_DIR, wait_until
+
+# A private redis-server for tests that stop the broker. Never the shared one on 6379: other suites use it.
+PRIVATE_REDIS_PORT = int(os.environ.get("GRADER_TEST_PRIVATE_REDIS_PORT", "6390"))
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill_group(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the process and everything it started (a worker's pool processes)."""
+        os.killpg(self.popen.pid, sig)
+        self.popen.wait(timeout=30)
+
+    def children(self) -> list[int]:
+        path = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+def graded_log_count(processes: list[Process], submission_id: int) -> int:
+    """How many times a grade was written for one submission, over the logs of every worker that ran.
+
+    The line is logged just after the grade commits and reaches the file through the worker's main process, so
+    a caller that saw the row graded waits for the line (``wait_until``) before counting.
+    """
+    pattern = re.compile(rf"submission {submission_id} graded:")
+    return sum(len(pattern.findall(process.log())) for process in processes)
+
+
+def assert_graded_once(processes: list[Process], submission_id: int) -> None:
+    wait_until(lambda: graded_log_count(processes, submission_id) >= 1, timeout=30)
+    assert graded_log_count(processes, submission_id) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Launcher:
+    database_url: str
+    model_root: Path
+    log_dir: Path
+    started: list[Process] = field(default_factory=list)
+
+    def env(self, broker_url: str, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "CELERY_BROKER_URL": broker_url,
+            "GRADER_MODEL_DIR": str(self.model_root),
+            "DJANGO_SETTINGS_MODULE": "grader.settings",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> Process:
+        log_path = self.log_dir / f"{name}-{len(self.started)}.log"
+        popen = subprocess.Popen(
+            args,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = Process(name=name, popen=popen, log_path=log_path)
+        self.started.append(process)
+        return process
+
+    def redis(self, port: int = PRIVATE_REDIS_PORT) -> Process:
+        process = self.start(
+            "redis",
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            os.environ.copy(),
+        )
+        wait_until(lambda: _redis_answers(port), timeout=15, interval=0.1)
+        return process
+
+    def worker(self, broker_url: str, *, queues: str = "grading", concurrency: int = 1, **extra: str) -> Process:
+        name = f"worker{len(self.started)}"
+        process = self.start(
+            name,
+            [sys.executable, "-m", "celery", "-A", "grader", "worker", "-Q", queues, "-n", f"{name}@%h",
+             "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle"],
+            self.env(broker_url, **extra),
+        )  # fmt: skip
+        wait_until(lambda: " ready." in process.log() or not process.alive(), timeout=90)
+        assert process.alive(), process.log()[-3000:]
+        return process
+
+    def beat(self, broker_url: str, **extra: str) -> Process:
+        return self.start(
+            "beat",
+            [sys.executable, "-m", "celery", "-A", "grader", "beat", "--loglevel", "INFO", "--pidfile=",
+             "--max-interval", "1"],
+            self.env(broker_url, **extra),
+        )  # fmt: skip
+
+    def gunicorn(self, broker_url: str, *, workers: int = 2, threads: int = 4, **extra: str) -> str:
+        port = free_port()
+        process = self.start(
+            "gunicorn",
+            [sys.executable, "-m", "gunicorn", "grader.wsgi", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(workers), "--threads", str(threads), "--timeout", "60"],
+            self.env(broker_url, **extra),
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _http_ok(f"{url}/healthz") or not process.alive(), timeout=60)
+        assert process.alive(), process.log()[-3000:]
+        return url
+
+    def manage(self, *args: str, broker_url: str, **extra: str) -> Process:
+        return self.start("manage", [sys.executable, "manage.py", *args], self.env(broker_url, **extra))
+
+    def stop_all(self) -> None:
+        for process in reversed(self.started):
+            if process.alive():
+                try:
+                    os.killpg(process.popen.pid, signal.SIGTERM)
+                    process.popen.wait(timeout=20)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    _kill_quietly(process)
+            _kill_quietly(process)  # pool processes a SIGTERMed worker may leave behind
+
+
+def _kill_quietly(process: Process) -> None:
+    try:
+        os.killpg(process.popen.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def launcher(transactional_db, model_root: Path, tmp_path: Path) -> Iterator[Launcher]:
+    from django.db import connection
+
+    database = connection.settings_dict
+    database_url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    launched = Launcher(database_url=database_url, model_root=model_root, log_dir=tmp_path)
+    yield launched
+    launched.stop_all()
+
+
+@pytest.fixture
+def shared_broker_url() -> str:
+    """This suite's database index on the shared Redis (CELERY_BROKER_URL), emptied first."""
+    broker_url = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker_url.startswith("redis://"):
+        pytest.skip("needs CELERY_BROKER_URL=redis://... (make test sets it)")
+    redis.Redis.from_url(broker_url).flushdb()
+    return broker_url
+
+
+def sweep_every_second() -> None:
+    """Beat's schedule for these tests: the sweeper every second instead of every minute."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(
+        name="test: sweep every second",
+        defaults={"task": "grader.tasks.requeue_stale_submissions", "interval": every_second, "queue": "grading"},
+    )
+
+
+def wait_for_status(submission_id: int, status: str, *, timeout: float = 90, interval: float = 0.05):
+    from grader.models import Submission
+
+    return wait_until(
+        lambda: Submission.objects.filter(pk=submission_id, status=status).first(), timeout=timeout, interval=interval
+    )
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start

@@ -1,0 +1,77 @@
+"""The sweeper (beat, every minute) re-enqueues what a broker outage or a dead worker left behind, gives up on a
+submission that keeps killing workers, and stops at the first failed publish while the broker is down."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from grader.models import Submission
+from grader.services.submissions import submissions_requeue_stale
+from grader.tasks import grade_submission
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[int]:
+    sent: list[int] = []
+    monkeypatch.setattr(grade_submission, "delay", sent.append)
+    return sent
+
+
+def make(question, *, status: str, age: timedelta, attempts: int = 0) -> Submission:
+    submission = Submission.objects.create(question=question, student_ref="s", answer="a", status=status)
+    moment = timezone.now() - age
+    Submission.objects.filter(pk=submission.pk).update(
+        updated_at=moment, grading_started_at=moment, grading_attempts=attempts
+    )
+    return submission
+
+
+def test_stale_queued_and_expired_grading_are_re_enqueued_and_fresh_ones_left_alone(
+    published, gradient_descent_question, settings
+):
+    question = gradient_descent_question
+    stale_queued = make(question, status="queued", age=timedelta(minutes=5))
+    fresh_queued = make(question, status="queued", age=timedelta(seconds=10))
+    dead_worker = make(question, status="grading", age=timedelta(minutes=10), attempts=1)
+    still_grading = make(question, status="grading", age=timedelta(seconds=30), attempts=1)
+    make(question, status="graded", age=timedelta(days=1))
+
+    assert submissions_requeue_stale() == 2
+    assert sorted(published) == sorted([stale_queued.pk, dead_worker.pk])
+    # The clocks restart: the next sweep does not enqueue the same rows again.
+    published.clear()
+    assert submissions_requeue_stale() == 0
+    assert fresh_queued.pk not in published and still_grading.pk not in published
+
+
+def test_a_submission_that_never_finishes_grading_is_marked_failed_not_requeued(
+    published, gradient_descent_question, settings
+):
+    poison = make(
+        gradient_descent_question,
+        status="grading",
+        age=timedelta(minutes=10),
+        attempts=settings.GRADER_MAX_GRADING_ATTEMPTS,
+    )
+    assert submissions_requeue_stale() == 0
+    poison.refresh_from_db()
+    assert poison.status == Submission.Status.FAILED
+    assert "never finished" in poison.error
+
+
+def test_sweep_stops_at_the_first_failed_publish_and_leaves_rows_for_the_next_sweep(
+    monkeypatch, gradient_descent_question
+):
+    attempts: list[int] = []
+
+    def broker_down(submission_id: int) -> None:
+        attempts.append(submission_id)
+        raise OperationalError("Error 111 connecting to redis")
+
+    monkeypatch.setattr(grade_submission, "delay", broker_down)
+    rows = [make(gradient_descent_question, status="queued", age=timedelta(minutes=5)) for _ in range(3)]
+    assert submissions_requeue_stale() == 0
+    assert len(attempts) == 1
+    assert Submission.objects.filter(pk__in=[row.pk for row in rows], status="queued").count() == 3
