@@ -213,7 +213,7 @@ def _train_evaluate_decide(
     name = f"v{run.pk}"
     log: list[str] = []
     stored = False
-    scratch = Path(tempfile.mkdtemp(prefix=f"train-{name}-", dir=_scratch_root()))
+    scratch = Path(tempfile.mkdtemp(prefix=f"grader-train-{name}-"))
     try:
         base_dir = model_version_local_path(version=base) if base is not None else base_model_path()
         result = fine_tune(
@@ -237,12 +237,6 @@ def _train_evaluate_decide(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return _decide(run=run, version=version)
-
-
-def _scratch_root() -> Path:
-    root = Path(settings.GRADER_MODEL_CACHE_DIR) / "training"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split) -> dict:
@@ -281,7 +275,7 @@ def _record_candidate(
         evaluation=evaluation,
     )
     TrainingRun.objects.filter(pk=run.pk).update(
-        produced_version=version, metrics=version.metrics, log="\n".join(result.log), progress=run.progress
+        produced_version=version, metrics=version.metrics, log="\n".join(result.log)
     )
     return version
 
