@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from grader.models import ModelVersion, Submission, TrainingRun
@@ -66,18 +64,18 @@ def test_corrections_train_a_version_that_beats_its_parent_on_held_out_data_and_
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == version
 
 
-def test_a_candidate_trained_on_shuffled_labels_is_rejected_and_the_active_version_stays(
+def test_a_candidate_trained_on_corrupted_labels_is_rejected_and_the_active_version_stays(
     corrected_course, base_model_version, fast_training, monkeypatch
 ):
     real_fine_tune = model_versions.fine_tune
 
-    def fine_tune_on_shuffled_labels(*, pairs, **kwargs):
-        labels = [pair.label for pair in pairs]
-        random.Random(7).shuffle(labels)
-        shuffled = [Pair(p.sentence_0, p.sentence_1, label) for p, label in zip(pairs, labels, strict=True)]
-        return real_fine_tune(pairs=shuffled, **kwargs)
+    def fine_tune_on_inverted_labels(*, pairs, **kwargs):
+        # Inverted, not merely shuffled: one epoch on shuffled labels still raised held-out Pearson here (the
+        # model adapts to the domain's texts whatever the labels), so it would not make a reliably worse model.
+        inverted = [Pair(p.sentence_0, p.sentence_1, 1.0 - p.label) for p in pairs]
+        return real_fine_tune(pairs=inverted, **kwargs)
 
-    monkeypatch.setattr(model_versions, "fine_tune", fine_tune_on_shuffled_labels)
+    monkeypatch.setattr(model_versions, "fine_tune", fine_tune_on_inverted_labels)
     before = grades_snapshot()
 
     run = model_retrain(trigger="test")
