@@ -184,8 +184,13 @@ GRADER_MODEL_CACHE_DIR = env.path("GRADER_MODEL_CACHE_DIR", default=str(VAR_DIR 
 GRADER_HELD_OUT_QUESTION_FRACTION = env.float("GRADER_HELD_OUT_QUESTION_FRACTION", default=0.15)
 GRADER_HELD_OUT_ANSWER_FRACTION = env.float("GRADER_HELD_OUT_ANSWER_FRACTION", default=0.15)
 GRADER_HELD_OUT_SEED = env.int("GRADER_HELD_OUT_SEED", default=42)
-# A candidate becomes active only if it beats the active version on the held-out set by this much.
-GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="pearson")
+# A candidate becomes active only if it beats the active version on the held-out set by this much. The default
+# metric is Pearson of the cosine similarity with the teacher's fraction of the points (before the mapping to
+# points, whose clipping can favour a model that merely compresses its similarities); pearson, spearman, qwk,
+# mae, rmse are on points.
+GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="cosine_pearson")
+if GRADER_PROMOTION_METRIC not in ("cosine_pearson", "cosine_spearman", "pearson", "spearman", "qwk", "mae", "rmse"):
+    raise ValueError(f"GRADER_PROMOTION_METRIC: unknown metric {GRADER_PROMOTION_METRIC!r}")
 GRADER_PROMOTION_MARGIN = env.float("GRADER_PROMOTION_MARGIN", default=0.01)
 # How many graded, uncorrected submissions the pre-promotion dry run re-scores (most recent first).
 GRADER_DRY_RUN_LIMIT = env.int("GRADER_DRY_RUN_LIMIT", default=500)

@@ -64,12 +64,25 @@ def held_out_agreement(
         if model_dir is None:
             raise ValueError("give encode or model_dir")
         encode = encode_function_for(model_dir)
-    predicted = [to_points(s, p.max_points) for s, p in zip(similarities(encode, pairs), pairs, strict=True)]
+    cosines = similarities(encode, pairs)
+    predicted = [to_points(s, p.max_points) for s, p in zip(cosines, pairs, strict=True)]
     human = [p.label * p.max_points for p in pairs]
-    return agreement(predicted=predicted, human=human, max_score=math.ceil(max(p.max_points for p in pairs)))
+    metrics = agreement(predicted=predicted, human=human, max_score=math.ceil(max(p.max_points for p in pairs)))
+    # The same correlations before the similarity -> points mapping, whose clipping at the credit thresholds
+    # can reward a model that merely squeezes its similarities into the linear range, whatever their order.
+    raw = agreement(predicted=cosines, human=[p.label for p in pairs], max_score=1)
+    return {**metrics, "cosine_pearson": raw["pearson"], "cosine_spearman": raw["spearman"]}
 
 
-HIGHER_IS_BETTER = {"pearson": True, "spearman": True, "qwk": True, "mae": False, "rmse": False}
+HIGHER_IS_BETTER = {
+    "cosine_pearson": True,
+    "cosine_spearman": True,
+    "pearson": True,
+    "spearman": True,
+    "qwk": True,
+    "mae": False,
+    "rmse": False,
+}
 
 
 def improvement(*, candidate: dict, reference: dict, metric: str) -> float | None:

@@ -35,7 +35,7 @@ def fast_training(settings):
     settings.GRADER_TRAIN_EPOCHS = 1
     settings.GRADER_TRAINING_PROGRESS_SECONDS = 0
     settings.GRADER_PROMOTION_MARGIN = 0.02
-    settings.GRADER_PROMOTION_METRIC = "pearson"
+    settings.GRADER_PROMOTION_METRIC = "cosine_pearson"
     return settings
 
 

@@ -32,10 +32,10 @@ def test_corrections_train_a_version_that_beats_its_parent_on_held_out_data_and_
     # Held-out agreement of both, on the same pairs, and the numbers that decided.
     candidate, parent = version.evaluation["candidate"], version.evaluation["replaced"]
     assert candidate["n"] == parent["n"] == run.held_out_size > 0
-    assert candidate["pearson"] > parent["pearson"] + fast_training.GRADER_PROMOTION_MARGIN
+    assert candidate["cosine_pearson"] > parent["cosine_pearson"] + fast_training.GRADER_PROMOTION_MARGIN
     assert {"pearson", "spearman", "mae", "qwk"} <= candidate.keys()
     assert version.evaluation["gate"]["promote"] is True
-    assert run.reason.startswith("Promoted: held-out pearson")
+    assert run.reason.startswith("Promoted: held-out cosine_pearson")
     # Held-out pairs are not trained on; the split is recorded on the run.
     assert run.train_size + run.held_out_size == run.dataset_size
     assert run.dataset_size > 92  # the seed pairs plus the teacher's corrections against other references
@@ -86,9 +86,9 @@ def test_a_candidate_trained_on_corrupted_labels_is_rejected_and_the_active_vers
     gate = version.evaluation["gate"]
     assert gate["promote"] is False
     assert gate["improvement"] < fast_training.GRADER_PROMOTION_MARGIN
-    assert gate["candidate"] == version.evaluation["candidate"]["pearson"]
-    assert gate["replaced"] == version.evaluation["replaced"]["pearson"]
-    assert run.reason.startswith("Rejected: held-out pearson")
+    assert gate["candidate"] == version.evaluation["candidate"]["cosine_pearson"]
+    assert gate["replaced"] == version.evaluation["replaced"]["cosine_pearson"]
+    assert run.reason.startswith("Rejected: held-out cosine_pearson")
     assert version.dry_run == {}  # no promotion, no dry run
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
     assert grades_snapshot() == before
