@@ -183,6 +183,8 @@ def _retrain(
     data_hash = dataset_sha256(pairs)
     with training_lock():
         training_runs_reap_dead()
+        # Whatever a killed run left on this machine: under the lock, no live run of this deployment owns it.
+        shutil.rmtree(_scratch_root(), ignore_errors=True)
         previous = training_run_previous_identical(
             base=base, dataset_sha256=data_hash, hyperparameters=hyperparameters.as_dict()
         )
@@ -213,7 +215,7 @@ def _train_evaluate_decide(
     name = f"v{run.pk}"
     log: list[str] = []
     stored = False
-    scratch = Path(tempfile.mkdtemp(prefix=f"grader-train-{name}-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_scratch_root()))
     try:
         base_dir = model_version_local_path(version=base) if base is not None else base_model_path()
         result = fine_tune(
@@ -237,6 +239,12 @@ def _train_evaluate_decide(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return _decide(run=run, version=version)
+
+
+def _scratch_root() -> Path:
+    root = Path(settings.GRADER_MODEL_CACHE_DIR) / "training"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split) -> dict:

@@ -13,9 +13,13 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import timezone
 
 from grader.models import Course, ReferenceAnswer, Submission
-from grader.services.submissions import correction_create, submission_create, submission_grade
+from grader.scoring.encoder import load_encoder
+from grader.scoring.grading import score_answers
+from grader.services.model_artifacts import model_version_local_path
+from grader.services.submissions import correction_create, submission_create
 from training.dataset import load_pairs_csv
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -49,19 +53,45 @@ def corrected_course(demo_course: Course, base_model_version, teacher) -> Course
     """Every seed pair's answer submitted to its question, graded by the base model and corrected by the teacher
     with the seed label; a few more answers graded and left uncorrected."""
     questions = {ref.text: ref.question for ref in ReferenceAnswer.objects.select_related("question")}
+    corrected = []
     for number, pair in enumerate(load_pairs_csv(PROJECT_DIR / "fixtures" / "seed_pairs.csv")):
         question = questions[pair.sentence_1]
         submission, _ = submission_create(
             question=question, student_ref=f"s{number}", answer=pair.sentence_0, external_id=f"seed-{number}"
         )
-        submission_grade(submission_id=submission.pk)
-        points = (Decimal(str(pair.label)) * question.max_points * 2).quantize(Decimal("1"), ROUND_HALF_UP) / 2
-        correction_create(submission=submission, teacher=teacher, points=points)
+        corrected.append((submission, pair.label))
     gradient = demo_course.questions.get(key="gradient-descent")
     for number, answer in enumerate(UNCORRECTED_ANSWERS):
-        submission, _ = submission_create(question=gradient, student_ref=f"u{number}", answer=answer)
-        submission_grade(submission_id=submission.pk)
+        submission_create(question=gradient, student_ref=f"u{number}", answer=answer)
+    _grade_all(base_model_version)
+    for submission, label in corrected:
+        max_points = submission.question.max_points
+        points = (Decimal(str(label)) * max_points * 2).quantize(Decimal("1"), ROUND_HALF_UP) / 2
+        correction_create(submission=submission, teacher=teacher, points=points)
     return demo_course
+
+
+def _grade_all(version) -> None:
+    """What submission_grade records, one encode call per question instead of one per answer (a faster setup)."""
+    queued = Submission.objects.filter(status=Submission.Status.QUEUED).select_related("question")
+    by_question: dict = {}
+    for submission in queued:
+        by_question.setdefault(submission.question, []).append(submission)
+    encoder = load_encoder(path=model_version_local_path(version=version), version_id=version.pk)
+    now = timezone.now()
+    for question, submissions in by_question.items():
+        scores = score_answers(
+            encoder=encoder, model_version=version, question=question, answers=[s.answer for s in submissions]
+        )
+        for submission, score in zip(submissions, scores, strict=True):
+            Submission.objects.filter(pk=submission.pk).update(
+                status=Submission.Status.GRADED,
+                similarity=score.similarity,
+                points=score.points,
+                best_reference=score.best_reference,
+                model_version=version,
+                graded_at=now,
+            )
 
 
 def grades_snapshot() -> dict[int, tuple]:

@@ -15,8 +15,8 @@ from tests.retraining.conftest import subprocess_env
 from training.dataset import dataset_sha256
 
 
-# serialized_rollback: a transactional test elsewhere may have flushed what the migrations wrote.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Not transactional: pytest-django runs these before any transactional test, whose flush would empty the tables.
+@pytest.mark.django_db
 def test_the_nightly_retrain_schedule_exists_after_migrate_on_the_training_queue():
     task = PeriodicTask.objects.get(name="Retrain the model on teachers' corrections")
     assert task.enabled
