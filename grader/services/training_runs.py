@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from grader.models import ModelVersion, TrainingRun
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key: "grader retrain". Held by the training process's database session, so it is released
 # when that process dies, whatever machine it ran on.
@@ -49,8 +52,12 @@ def training_lock() -> Iterator[None]:
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [TRAINING_LOCK_KEY])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [TRAINING_LOCK_KEY])
+        except DatabaseError:
+            # The session is gone, and PostgreSQL released the lock with it; keep the original error visible.
+            logger.warning("could not release the training lock; its session is gone", exc_info=True)
 
 
 def training_runs_reap_dead() -> int:
