@@ -238,7 +238,12 @@ def _train_evaluate_decide(
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return _decide(run=run, version=version)
+    try:
+        return _decide(run=run, version=version)
+    except BaseException as error:
+        # The version stays a candidate (never active); an operator may dry-run and activate it by hand.
+        training_run_fail(run=run, error=error, log=log)
+        raise
 
 
 def _scratch_root() -> Path:
