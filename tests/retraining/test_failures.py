@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.db import connection
 
-from grader.models import ModelVersion, TrainingRun
+from grader.models import ModelVersion, Submission, TrainingRun
 from grader.services import model_versions
 from grader.services.model_versions import TrainingAlreadyRunning, model_retrain
 from grader.services.training_runs import TRAINING_LOCK_KEY, ProgressRecorder, training_runs_recover
@@ -59,6 +60,18 @@ def test_an_exception_mid_training_fails_the_run_and_leaves_model_and_grades_int
 def test_a_killed_training_process_leaves_model_and_grades_intact_and_its_run_is_marked_failed(
     demo_course, base_model_version, model_root: Path, spawn
 ):
+    question = demo_course.questions.get(key="gradient-descent")
+    for number, points in enumerate(["3.50", "1.00"]):
+        Submission.objects.create(
+            question=question,
+            student_ref=f"s{number}",
+            answer="An answer graded before the retrain.",
+            status=Submission.Status.GRADED,
+            similarity=0.6,
+            points=Decimal(points),
+            model_version=base_model_version,
+            corrected_points=Decimal("4") if number else None,
+        )
     before = grades_snapshot()
     env = subprocess_env(model_root, GRADER_TRAIN_EPOCHS="1", GRADER_TRAINING_PROGRESS_SECONDS="0")
     process = spawn(["manage.py", "retrain", "--force"], env)
