@@ -70,7 +70,7 @@ def correction_pairs() -> list[Pair]:
     submissions = (
         Submission.objects.filter(corrections__isnull=False)
         .annotate(latest_points=Subquery(latest.values("points")[:1]))
-        .select_related("question", "best_reference")
+        .select_related("question", "question__course", "best_reference")
         .order_by("pk")
         .prefetch_related("question__reference_answers")
         .distinct()
@@ -98,7 +98,7 @@ def seed_pairs() -> list[Pair]:
     questions = {
         reference.text: reference.question
         for reference in ReferenceAnswer.objects.filter(text__in={p.sentence_1 for p in pairs}).select_related(
-            "question"
+            "question__course"
         )
     }
     return [
@@ -114,7 +114,8 @@ def seed_pairs() -> list[Pair]:
 
 
 def _question_key(question: Question) -> str:
-    return f"{question.course_id}/{question.key}"
+    # Codes, not ids: the same course keeps its side of the held-out split in every database.
+    return f"{question.course.code}/{question.key}"
 
 
 def model_retrain_dataset() -> list[Pair]:
