@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 
 from grader.models import ModelVersion, TrainingRun
 from grader.services.model_versions import model_version_activate
+from grader.services.training_runs import TrainingAlreadyRunning, training_runs_recover
 
 # Courses, questions, submissions and integrations: the teacher's workspace, scoped to the courses one teaches.
 from grader.workspace import admin_courses, admin_submissions  # noqa: F401  (importing registers them)
@@ -13,7 +18,7 @@ from grader.workspace import admin_courses, admin_submissions  # noqa: F401  (im
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "status", "parent", "created_at", "activated_at"]
+    list_display = ["name", "status", "parent", "held_out", "verdict", "created_at", "activated_at"]
     list_filter = ["status"]
     readonly_fields = [
         "name",
@@ -21,15 +26,28 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "status",
         "artifact_path",
         "sha256",
+        "evaluation",
+        "dry_run",
         "metrics",
         "model_card",
         "created_at",
         "activated_at",
     ]
-    actions = ["activate"]
+    actions = ["activate", "dry_run_diff"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="held-out (this / replaced)")
+    def held_out(self, obj: ModelVersion) -> str:
+        gate = (obj.evaluation or {}).get("gate") or {}
+        if gate.get("candidate") is None:
+            return "-"
+        return f"{gate['metric']} {gate['candidate']:.3f} / {gate['replaced']:.3f}"
+
+    @admin.display(description="gate")
+    def verdict(self, obj: ModelVersion) -> str:
+        return ((obj.evaluation or {}).get("gate") or {}).get("reason", "")
 
     @admin.action(description="Activate the selected version (rollback or promote)")
     def activate(self, request, queryset):
@@ -39,15 +57,63 @@ class ModelVersionAdmin(admin.ModelAdmin):
         model_version_activate(version=queryset.get())
         self.message_user(request, "Activated; workers grade new submissions with it from now on.")
 
+    @admin.action(description="Dry run: how would existing auto grades change with this version?")
+    def dry_run_diff(self, request, queryset):
+        from grader.tasks import dry_run_model_version
+
+        for version in queryset:
+            transaction.on_commit(lambda pk=version.pk: dry_run_model_version.delay(pk))
+        self.message_user(request, "Dry run queued on the training workers; its report appears on each version.")
+
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "base_version", "produced_version", "dataset_size", "started_at", "finished_at"]
-    list_filter = ["status"]
+    list_display = [
+        "id", "status", "trigger", "progress_display", "base_version", "produced_version", "dataset_size",
+        "reason", "started_at", "finished_at",
+    ]  # fmt: skip
+    list_filter = ["status", "trigger"]
     readonly_fields = [field.name for field in TrainingRun._meta.fields]
+    actions = ["recover_dead_runs"]
+    change_list_template = "admin/grader/trainingrun/change_list.html"
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: TrainingRun) -> str:
+        progress = obj.progress or {}
+        if progress.get("step") is None:
+            return "-"
+        loss = progress.get("loss")
+        eta = progress.get("eta_seconds")
+        text = f"step {progress['step']}/{progress.get('max_steps')}"
+        text += f", loss {float(loss):.4f}" if loss is not None else ""
+        return text + (f", ETA {eta:.0f} s" if eta is not None and obj.status == TrainingRun.Status.RUNNING else "")
+
+    def get_urls(self):
+        urls = super().get_urls()
+        retrain = path("retrain-now/", self.admin_site.admin_view(self.retrain_now), name="grader_trainingrun_retrain")
+        return [retrain, *urls]
+
+    def retrain_now(self, request):
+        """POST only: queue a retrain on the training workers; the gate still decides whether it is promoted."""
+        from grader.tasks import retrain_model
+
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        transaction.on_commit(lambda: retrain_model.delay(trigger=f"admin:{request.user.get_username()}", force=True))
+        self.message_user(request, "Retraining queued; its run appears here when a training worker starts it.")
+        return HttpResponseRedirect(reverse("admin:grader_trainingrun_changelist"))
+
+    @admin.action(description="Mark failed the runs whose training process died")
+    def recover_dead_runs(self, request, queryset):
+        try:
+            count = training_runs_recover()
+        except TrainingAlreadyRunning as busy:
+            self.message_user(request, f"Nothing to recover: {busy}", level=messages.WARNING)
+            return
+        self.message_user(request, f"{count} run(s) marked failed.")
 
 
 from grader import admin_webhooks  # noqa: E402, F401 - webhook endpoints and deliveries: superusers only

@@ -80,6 +80,14 @@ class ModelVersion(models.Model):
     model_card = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    evaluation = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Held-out agreement of this version and of the version it would replace, and the gate's decision.",
+    )
+    dry_run = models.JSONField(
+        default=dict, blank=True, help_text="How existing auto grades would change if this version graded them."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -97,6 +105,7 @@ class TrainingRun(models.Model):
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        SKIPPED = "skipped"
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     base_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT, related_name="training_runs")
@@ -111,9 +120,19 @@ class TrainingRun(models.Model):
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=32, blank=True, help_text="schedule, command, admin or bootstrap.")
+    reason = models.TextField(blank=True, help_text="Why the run was skipped, or the gate's verdict.")
+    train_size = models.PositiveIntegerField(default=0)
+    held_out_size = models.PositiveIntegerField(default=0)
+    progress = models.JSONField(default=dict, blank=True, help_text="step, max_steps, loss, eta_seconds.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
+        constraints = [
+            # One fine-tune at a time across machines: the second insert of a running row fails.
+            models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="one_running_training_run")
+        ]
 
     def __str__(self) -> str:
         return f"training run {self.pk} ({self.status})"

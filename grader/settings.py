@@ -277,3 +277,36 @@ GRADER_WORKER_HEARTBEAT_SECONDS = env.int("GRADER_WORKER_HEARTBEAT_SECONDS", def
 GRADER_WORKER_HEARTBEAT_MAX_AGE = env.int("GRADER_WORKER_HEARTBEAT_MAX_AGE", default=60)
 # After this many claims without a grade, the sweeper marks a submission failed instead of re-enqueueing it.
 GRADER_MAX_GRADING_ATTEMPTS = env.int("GRADER_MAX_GRADING_ATTEMPTS", default=5)
+
+# --- Retraining (model registry and quality gate) -------------------------------------------------
+# Where versions are stored, through Django's storage API: by default files under GRADER_MODEL_DIR; an object
+# store by naming its backend (e.g. "storages.backends.s3.S3Storage") and its options as JSON.
+GRADER_MODEL_STORAGE_BACKEND = env.str(
+    "GRADER_MODEL_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+)
+GRADER_MODEL_STORAGE_OPTIONS = env.json("GRADER_MODEL_STORAGE_OPTIONS", default={})
+# Workers copy a version from a non-local store here, and load it only once its sha256 matches.
+GRADER_MODEL_CACHE_DIR = env.path("GRADER_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache"))
+# Held out from training, by hash of (seed, question) and (seed, answer): stable as corrections accumulate.
+GRADER_HELD_OUT_QUESTION_FRACTION = env.float("GRADER_HELD_OUT_QUESTION_FRACTION", default=0.15)
+GRADER_HELD_OUT_ANSWER_FRACTION = env.float("GRADER_HELD_OUT_ANSWER_FRACTION", default=0.15)
+GRADER_HELD_OUT_SEED = env.int("GRADER_HELD_OUT_SEED", default=42)
+# A candidate becomes active only if it beats the active version on the held-out set by this much. The default
+# metric is Pearson of the cosine similarity with the teacher's fraction of the points (before the mapping to
+# points, whose clipping can favour a model that merely compresses its similarities); pearson, spearman, qwk,
+# mae, rmse are on points.
+GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="cosine_pearson")
+if GRADER_PROMOTION_METRIC not in ("cosine_pearson", "cosine_spearman", "pearson", "spearman", "qwk", "mae", "rmse"):
+    raise ValueError(f"GRADER_PROMOTION_METRIC: unknown metric {GRADER_PROMOTION_METRIC!r}")
+GRADER_PROMOTION_MARGIN = env.float("GRADER_PROMOTION_MARGIN", default=0.01)
+# How many graded, uncorrected submissions the pre-promotion dry run re-scores (most recent first).
+GRADER_DRY_RUN_LIMIT = env.int("GRADER_DRY_RUN_LIMIT", default=500)
+# After a promotion: "new" grades only new submissions with it; "uncorrected" also regrades every graded
+# submission no teacher corrected. Teacher-corrected grades are never overwritten.
+GRADER_REGRADE_ON_PROMOTION = env.str("GRADER_REGRADE_ON_PROMOTION", default="new")
+if GRADER_REGRADE_ON_PROMOTION not in ("new", "uncorrected"):
+    raise ValueError("GRADER_REGRADE_ON_PROMOTION must be 'new' or 'uncorrected'")
+# Progress of a fine-tune is written to its TrainingRun at most this often.
+GRADER_TRAINING_PROGRESS_SECONDS = env.float("GRADER_TRAINING_PROGRESS_SECONDS", default=5.0)
+# Without PostgreSQL's advisory lock (SQLite), a running run silent this long is taken to be dead.
+GRADER_TRAINING_STALE_SECONDS = env.int("GRADER_TRAINING_STALE_SECONDS", default=15 * 60)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from grader import heartbeat  # noqa: F401  (connects the worker heartbeat to worker start and stop)
-from grader.services import model_versions, submissions, webhooks
+from grader.services import model_versions, regrading, submissions, webhooks
+
+logger = logging.getLogger(__name__)
 
 # Errors worth another try: the database blinked, or the first model version is still being trained.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, model_versions.NoActiveModelVersion)
@@ -39,12 +43,13 @@ def requeue_stale_submissions() -> int:
 
 
 @shared_task(queue="training", soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300, acks_late=False)
-def retrain_model() -> int | None:
+def retrain_model(trigger: str = "schedule", force: bool = False) -> int | None:
     # acks_late off: a fine-tune killed halfway should not silently start over on another worker; the next
     # scheduled run picks up the same corrections.
     try:
-        return model_versions.model_retrain().pk
-    except model_versions.TrainingAlreadyRunning:
+        return model_versions.model_retrain(trigger=trigger, force=force).pk
+    except model_versions.TrainingAlreadyRunning as refused:
+        logger.warning("retrain refused: %s", refused)
         return None
 
 
@@ -60,3 +65,15 @@ def deliver_webhook(self, delivery_id: int) -> bool:
 @shared_task(queue="grading", soft_time_limit=60, time_limit=90)
 def requeue_due_webhook_deliveries() -> int:
     return webhooks.webhook_deliveries_requeue_due()
+
+
+@shared_task(queue="grading", soft_time_limit=600, time_limit=660)
+def regrade_question(question_id: int) -> int:
+    return regrading.submissions_regrade(question_ids=[question_id])
+
+
+@shared_task(queue="training", soft_time_limit=1800, time_limit=1900)
+def dry_run_model_version(version_id: int) -> dict:
+    from grader.models import ModelVersion
+
+    return regrading.model_version_dry_run(version=ModelVersion.objects.get(pk=version_id))

@@ -60,7 +60,7 @@ def test_bootstrap_fine_tunes_the_base_model_on_the_seed_pairs(settings):
     }  # fmt: skip
     # The model card is the README that sentence-transformers writes, with the real training facts.
     assert "CosineSimilarityLoss" in version.model_card
-    assert f"dataset_size:{run.dataset_size}" in version.model_card
+    assert f"dataset_size:{run.train_size}" in version.model_card  # the held-out pairs are not trained on
     assert len(version.sha256) == 64
     # A second call keeps the active version instead of training again.
     assert model_version_bootstrap() == version

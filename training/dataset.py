@@ -6,8 +6,11 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+# Seed pairs carry no question scale; held-out metrics put them on the demo course's usual 5 points.
+DEFAULT_MAX_POINTS = 5.0
 
 
 @dataclass(frozen=True, order=True)
@@ -15,6 +18,9 @@ class Pair:
     sentence_0: str
     sentence_1: str
     label: float
+    # Where the pair comes from; not part of its identity (equality, order, dedup, hash).
+    question: str = field(default="", compare=False)
+    max_points: float = field(default=DEFAULT_MAX_POINTS, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.label <= 1.0:
@@ -49,3 +55,41 @@ def dataset_sha256(pairs: Iterable[Pair]) -> str:
     for pair in pairs:
         digest.update(json.dumps([pair.sentence_0, pair.sentence_1, round(pair.label, 6)]).encode("utf-8"))
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[Pair]
+    held_out: list[Pair]
+
+
+def _unit_hash(*, seed: int, kind: str, key: str) -> float:
+    """A number in [0, 1) fixed by (seed, key): membership never depends on what else is in the dataset."""
+    digest = hashlib.sha256(f"{seed}:{kind}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def split_held_out(pairs: Iterable[Pair], *, question_fraction: float, answer_fraction: float, seed: int) -> Split:
+    """Hold out whole questions (unseen-question agreement) and some answers of the others (unseen answers).
+
+    Membership is a hash of (seed, question) or (seed, answer text), not a shuffle, so a pair stays on its side
+    as corrections accumulate: an answer once held out is never trained on later, and successive gates
+    compare versions on data none of them saw. A pair without a question is grouped by its reference.
+    """
+    pairs = list(pairs)
+    groups = sorted({pair.question or _normalized(pair.sentence_1) for pair in pairs})
+    held_groups = {g for g in groups if _unit_hash(seed=seed, kind="question", key=g) < question_fraction}
+    if not held_groups and question_fraction > 0 and len(groups) >= 3:
+        # A small dataset may draw no question at all; hold out the one the hash ranks first.
+        held_groups = {min(groups, key=lambda g: _unit_hash(seed=seed, kind="question", key=g))}
+    train: list[Pair] = []
+    held_out: list[Pair] = []
+    for pair in pairs:
+        group = pair.question or _normalized(pair.sentence_1)
+        answer_held = _unit_hash(seed=seed, kind="answer", key=_normalized(pair.sentence_0)) < answer_fraction
+        (held_out if group in held_groups or answer_held else train).append(pair)
+    return Split(train=train, held_out=held_out)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -11,10 +15,24 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from grader.models import Correction, ModelVersion, Submission, TrainingRun
+from grader.models import Correction, ModelVersion, Question, ReferenceAnswer, Submission, TrainingRun
 from grader.scoring.encoder import Encoder, base_model_path, load_encoder
+from grader.scoring.points import similarity_to_points
 from grader.selectors import model_version_active
-from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv
+from grader.services.model_artifacts import model_artifact_delete, model_artifact_store, model_version_local_path
+from grader.services.regrading import model_version_dry_run, questions_with_uncorrected_grades, regrade_enqueue
+from grader.services.training_runs import (
+    ProgressRecorder,
+    training_lock,
+    training_run_fail,
+    training_run_previous_identical,
+    training_run_skip,
+    training_run_start,
+    training_runs_reap_dead,
+)
+from grader.services.training_runs import TrainingAlreadyRunning as TrainingAlreadyRunning  # callers catch it here
+from training.dataset import Pair, Split, build_training_set, dataset_sha256, load_pairs_csv, split_held_out
+from training.evaluate import held_out_agreement, improvement
 from training.finetune import FineTuneResult, Hyperparameters, fine_tune
 
 logger = logging.getLogger(__name__)
@@ -24,12 +42,9 @@ class NoActiveModelVersion(RuntimeError):
     """Grading cannot start before the first model version exists (``manage.py bootstrap_model``)."""
 
 
-class TrainingAlreadyRunning(RuntimeError):
-    pass
-
-
 def artifact_dir(version: ModelVersion) -> Path:
-    return Path(settings.GRADER_MODEL_DIR) / version.artifact_path
+    """The version's files on this machine, fetched from the model store and checked against its sha256."""
+    return model_version_local_path(version=version)
 
 
 def encoder_for_active_version() -> tuple[ModelVersion, Encoder]:
@@ -55,7 +70,8 @@ def correction_pairs() -> list[Pair]:
     submissions = (
         Submission.objects.filter(corrections__isnull=False)
         .annotate(latest_points=Subquery(latest.values("points")[:1]))
-        .select_related("question", "best_reference")
+        .select_related("question", "question__course", "best_reference")
+        .order_by("pk")
         .prefetch_related("question__reference_answers")
         .distinct()
     )
@@ -63,8 +79,48 @@ def correction_pairs() -> list[Pair]:
     for submission in submissions:
         reference = submission.best_reference or submission.question.reference_answers.all()[0]
         label = float(submission.latest_points / submission.question.max_points)
-        pairs.append(Pair(submission.answer, reference.text, min(1.0, max(0.0, label))))
+        pairs.append(
+            Pair(
+                submission.answer,
+                reference.text,
+                min(1.0, max(0.0, label)),
+                question=_question_key(submission.question),
+                max_points=float(submission.question.max_points),
+            )
+        )
     return pairs
+
+
+def seed_pairs() -> list[Pair]:
+    """The seed pairs, each tied to the question whose reference it uses, so the held-out split by question
+    puts a seed pair and a teacher's correction of the same question on the same side."""
+    pairs = load_pairs_csv(settings.GRADER_SEED_PAIRS)
+    questions = {
+        reference.text: reference.question
+        for reference in ReferenceAnswer.objects.filter(text__in={p.sentence_1 for p in pairs}).select_related(
+            "question__course"
+        )
+    }
+    return [
+        replace(
+            pair,
+            question=_question_key(questions[pair.sentence_1]),
+            max_points=float(questions[pair.sentence_1].max_points),
+        )
+        if pair.sentence_1 in questions
+        else pair
+        for pair in pairs
+    ]
+
+
+def _question_key(question: Question) -> str:
+    # Codes, not ids: the same course keeps its side of the held-out split in every database.
+    return f"{question.course.code}/{question.key}"
+
+
+def model_retrain_dataset() -> list[Pair]:
+    """Every correction plus the seed pairs, deduplicated, in a fixed order (train and held-out together)."""
+    return build_training_set(corrections=correction_pairs(), seed_pairs=seed_pairs())
 
 
 def model_version_bootstrap() -> ModelVersion:
@@ -72,70 +128,218 @@ def model_version_bootstrap() -> ModelVersion:
     active = model_version_active()
     if active is not None:
         return active
-    seed = load_pairs_csv(settings.GRADER_SEED_PAIRS)
-    return _train_and_promote(base=None, pairs=build_training_set(corrections=[], seed_pairs=seed))
+    run = _retrain(base=None, pairs=build_training_set(corrections=[], seed_pairs=seed_pairs()), trigger="bootstrap")
+    return run.produced_version
 
 
-def model_retrain(*, hyperparameters: Hyperparameters | None = None) -> ModelVersion:
-    """Fine-tune the active version on every correction plus the seed pairs, and make the result active."""
+def model_retrain(
+    *, hyperparameters: Hyperparameters | None = None, trigger: str = "command", force: bool = False
+) -> TrainingRun:
+    """Fine-tune the active version on every correction plus the seed pairs; promote the result if it is better.
+
+    Returns the run: ``skipped`` (nothing new since the last run from this version; ``force`` trains anyway),
+    or ``succeeded`` with its ``produced_version`` active or rejected and the reason in ``run.reason``.
+    Raises TrainingAlreadyRunning if another run holds the lock, NoActiveModelVersion before bootstrap.
+    """
     active = model_version_active()
     if active is None:
         raise NoActiveModelVersion("nothing to retrain; run `python manage.py bootstrap_model` first")
-    pairs = build_training_set(corrections=correction_pairs(), seed_pairs=load_pairs_csv(settings.GRADER_SEED_PAIRS))
-    return _train_and_promote(base=active, pairs=pairs, hyperparameters=hyperparameters)
+    return _retrain(
+        base=active, pairs=model_retrain_dataset(), hyperparameters=hyperparameters, trigger=trigger, force=force
+    )
 
 
-def _train_and_promote(
-    *, base: ModelVersion | None, pairs: list[Pair], hyperparameters: Hyperparameters | None = None
-) -> ModelVersion:
+def _points_mapping() -> Callable[[float, float], float]:
+    """The held-out set is scored the way submissions are: similarity to points with the global thresholds."""
+
+    def to_points(similarity: float, max_points: float) -> float:
+        return float(
+            similarity_to_points(
+                similarity=similarity,
+                max_points=Decimal(str(max_points)),
+                zero_credit=settings.GRADER_ZERO_CREDIT_SIMILARITY,
+                full_credit=settings.GRADER_FULL_CREDIT_SIMILARITY,
+                step=settings.GRADER_POINTS_STEP,
+            )
+        )
+
+    return to_points
+
+
+def _retrain(
+    *,
+    base: ModelVersion | None,
+    pairs: list[Pair],
+    trigger: str,
+    hyperparameters: Hyperparameters | None = None,
+    force: bool = False,
+) -> TrainingRun:
     hyperparameters = hyperparameters or hyperparameters_from_settings()
-    with transaction.atomic():
-        if TrainingRun.objects.select_for_update().filter(status=TrainingRun.Status.RUNNING).exists():
-            raise TrainingAlreadyRunning("another training run is in progress")
-        run = TrainingRun.objects.create(
-            base_version=base,
+    split = split_held_out(
+        pairs,
+        question_fraction=settings.GRADER_HELD_OUT_QUESTION_FRACTION,
+        answer_fraction=settings.GRADER_HELD_OUT_ANSWER_FRACTION,
+        seed=settings.GRADER_HELD_OUT_SEED,
+    )
+    data_hash = dataset_sha256(pairs)
+    with training_lock():
+        training_runs_reap_dead()
+        # Whatever a killed run left on this machine: under the lock, no live run of this deployment owns it.
+        shutil.rmtree(_scratch_root(), ignore_errors=True)
+        previous = training_run_previous_identical(
+            base=base, dataset_sha256=data_hash, hyperparameters=hyperparameters.as_dict()
+        )
+        if previous is not None and not force:
+            return training_run_skip(
+                base=base,
+                trigger=trigger,
+                dataset_size=len(pairs),
+                dataset_sha256=data_hash,
+                reason=f"Nothing new since training run {previous.pk}: same base version, same {len(pairs)} pairs "
+                f"(sha256 {data_hash[:12]}), same hyperparameters.",
+            )
+        run = training_run_start(
+            base=base,
+            trigger=trigger,
             hyperparameters=hyperparameters.as_dict(),
             dataset_size=len(pairs),
-            dataset_sha256=dataset_sha256(pairs),
+            train_size=len(split.train),
+            held_out_size=len(split.held_out),
+            dataset_sha256=data_hash,
         )
+        return _train_evaluate_decide(run=run, base=base, split=split, hyperparameters=hyperparameters)
+
+
+def _train_evaluate_decide(
+    *, run: TrainingRun, base: ModelVersion | None, split: Split, hyperparameters: Hyperparameters
+) -> TrainingRun:
     name = f"v{run.pk}"
-    output_dir = Path(settings.GRADER_MODEL_DIR) / name
-    base_dir = artifact_dir(base) if base is not None else base_model_path()
+    log: list[str] = []
+    stored = False
+    scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_scratch_root()))
     try:
-        result = fine_tune(base_model_dir=base_dir, pairs=pairs, output_dir=output_dir, hyperparameters=hyperparameters)
-    except BaseException as error:
-        # BaseException: a soft time limit or Ctrl-C must also leave the run marked failed and no half artifact.
-        shutil.rmtree(output_dir, ignore_errors=True)
-        TrainingRun.objects.filter(pk=run.pk).update(
-            status=TrainingRun.Status.FAILED, error=repr(error), finished_at=timezone.now()
+        base_dir = model_version_local_path(version=base) if base is not None else base_model_path()
+        result = fine_tune(
+            base_model_dir=base_dir,
+            pairs=split.train,
+            output_dir=scratch / "model",
+            hyperparameters=hyperparameters,
+            on_progress=ProgressRecorder(run=run),
         )
+        log = result.log
+        evaluation = _evaluate(candidate_dir=result.output_dir, base=base, base_dir=base_dir, split=split)
+        stored = True
+        sha256 = model_artifact_store(local_dir=result.output_dir, name=name)
+        version = _record_candidate(run=run, base=base, name=name, sha256=sha256, result=result, evaluation=evaluation)
+    except BaseException as error:
+        # BaseException: a soft time limit or Ctrl-C must also leave the run failed and no half artifact behind.
+        if stored:
+            model_artifact_delete(name=name)
+        training_run_fail(run=run, error=error, log=log)
         raise
-    return _record_and_promote(run=run, base=base, name=name, result=result)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        return _decide(run=run, version=version)
+    except BaseException as error:
+        # The version stays a candidate (never active); an operator may dry-run and activate it by hand.
+        training_run_fail(run=run, error=error, log=log)
+        raise
+
+
+def _scratch_root() -> Path:
+    root = Path(settings.GRADER_MODEL_CACHE_DIR) / "training"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split) -> dict:
+    """Held-out agreement of the candidate and of the model it would replace, on the same pairs."""
+    if not split.held_out:
+        return {"held_out_size": 0}
+    to_points = _points_mapping()
+    candidate = held_out_agreement(pairs=split.held_out, model_dir=candidate_dir, to_points=to_points)
+    replaced = held_out_agreement(pairs=split.held_out, model_dir=base_dir, to_points=to_points)
+    return {
+        "held_out_size": len(split.held_out),
+        "held_out_questions": len({pair.question or pair.sentence_1 for pair in split.held_out}),
+        "candidate": candidate,
+        "replaced": replaced,
+        "replaced_version": base.name if base is not None else "base model (untrained)",
+    }
 
 
 @transaction.atomic
-def _record_and_promote(
-    *, run: TrainingRun, base: ModelVersion | None, name: str, result: FineTuneResult
+def _record_candidate(
+    *, run: TrainingRun, base: ModelVersion | None, name: str, sha256: str, result: FineTuneResult, evaluation: dict
 ) -> ModelVersion:
     version = ModelVersion.objects.create(
         name=name,
         parent=base,
         artifact_path=name,
-        sha256=result.sha256,
+        sha256=sha256,
         model_card=result.model_card,
-        metrics={"train_loss": result.train_loss, "steps": result.steps, "seconds": result.seconds},
+        metrics={
+            "train_loss": result.train_loss,
+            "steps": result.steps,
+            "seconds": result.seconds,
+            "held_out": evaluation.get("candidate"),
+            "parent_held_out": evaluation.get("replaced"),
+        },
+        evaluation=evaluation,
     )
-    model_version_activate(version=version)
     TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.SUCCEEDED,
-        produced_version=version,
-        metrics=version.metrics,
-        log="\n".join(result.log),
-        finished_at=timezone.now(),
+        produced_version=version, metrics=version.metrics, log="\n".join(result.log)
     )
-    logger.info("model version %s trained on %s pairs and activated", name, run.dataset_size)
-    version.refresh_from_db()
     return version
+
+
+def gate_decision(*, evaluation: dict, has_parent: bool) -> dict:
+    """Promote only if the candidate beats the version it would replace by the margin on the held-out set."""
+    metric = settings.GRADER_PROMOTION_METRIC
+    margin = settings.GRADER_PROMOTION_MARGIN
+    decision = {"metric": metric, "margin": margin}
+    if not has_parent:
+        return {**decision, "promote": True, "reason": "First version: there is no active version to beat."}
+    if not evaluation.get("held_out_size"):
+        return {**decision, "promote": False, "reason": "Rejected: the held-out set is empty, nothing to compare on."}
+    candidate = evaluation["candidate"].get(metric)
+    replaced = evaluation["replaced"].get(metric)
+    gain = improvement(candidate=evaluation["candidate"], reference=evaluation["replaced"], metric=metric)
+    decision.update(candidate=candidate, replaced=replaced, improvement=gain)
+    if gain is None:
+        return {**decision, "promote": False, "reason": f"Rejected: held-out {metric} is undefined."}
+    if gain >= margin:
+        verdict = f"Promoted: held-out {metric} {candidate:.4f} vs {replaced:.4f} (+{gain:.4f} >= margin {margin})."
+        return {**decision, "promote": True, "reason": verdict}
+    verdict = f"Rejected: held-out {metric} {candidate:.4f} vs {replaced:.4f} ({gain:+.4f} < margin {margin})."
+    return {**decision, "promote": False, "reason": verdict}
+
+
+def _decide(*, run: TrainingRun, version: ModelVersion) -> TrainingRun:
+    decision = gate_decision(evaluation=version.evaluation, has_parent=version.parent_id is not None)
+    ModelVersion.objects.filter(pk=version.pk).update(evaluation={**version.evaluation, "gate": decision})
+    if decision["promote"]:
+        if version.parent_id is not None:
+            model_version_dry_run(version=version)
+        with transaction.atomic():
+            model_version_activate(version=version)
+            TrainingRun.objects.filter(pk=run.pk).update(
+                status=TrainingRun.Status.SUCCEEDED, reason=decision["reason"], finished_at=timezone.now()
+            )
+            if version.parent_id is not None and settings.GRADER_REGRADE_ON_PROMOTION == "uncorrected":
+                regrade_enqueue(question_ids=questions_with_uncorrected_grades())
+    else:
+        with transaction.atomic():
+            ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.CANDIDATE).update(
+                status=ModelVersion.Status.REJECTED
+            )
+            TrainingRun.objects.filter(pk=run.pk).update(
+                status=TrainingRun.Status.SUCCEEDED, reason=decision["reason"], finished_at=timezone.now()
+            )
+    logger.info("training run %s: %s", run.pk, decision["reason"])
+    run.refresh_from_db()
+    return run
 
 
 @transaction.atomic

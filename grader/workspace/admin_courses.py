@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from grader.admin_regrade import regrade_courses, regrade_questions
 from grader.models import Course, Integration, Question, ReferenceAnswer
 from grader.services.integrations import integration_rotate_token
 from grader.services.question_import import QUESTION_CSV_COLUMNS, questions_import_csv
@@ -21,6 +22,8 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 @admin.register(Course)
 class CourseAdmin(CourseScopedAdmin):
+    # Regrading with the active version; the queryset an action gets is already limited to the teacher's courses.
+    actions = [regrade_courses]
     course_path = ""
     list_display = ["code", "name", "created_at"]
     search_fields = ["code", "name"]
@@ -50,6 +53,7 @@ class QuestionImportForm(forms.Form):
 
 @admin.register(Question)
 class QuestionAdmin(CourseScopedAdmin):
+    actions = [regrade_questions]
     course_path = "course"
     list_display = ["key", "course", "max_points", "archived_at", "workspace_links"]
     list_filter = [("course", admin.RelatedOnlyFieldListFilter)]

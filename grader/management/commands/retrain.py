@@ -1,14 +1,25 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from grader.models import TrainingRun
 from grader.services.model_versions import NoActiveModelVersion, TrainingAlreadyRunning, model_retrain
 
 
 class Command(BaseCommand):
-    help = "Fine-tune the active model on teachers' corrections plus the seed pairs and activate the result."
+    help = (
+        "Fine-tune the active model on teachers' corrections plus the seed pairs; the result becomes active only "
+        "if it beats the active version on the held-out set."
+    )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Train even if nothing is new since the last run.")
+
+    def handle(self, *args, force: bool = False, **options):
         try:
-            version = model_retrain()
+            run = model_retrain(trigger="command", force=force)
         except (NoActiveModelVersion, TrainingAlreadyRunning) as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"trained {version.name} from {version.parent.name}; it is now active")
+        if run.status == TrainingRun.Status.SKIPPED:
+            self.stdout.write(f"training run {run.pk} skipped: {run.reason}")
+            return
+        version = run.produced_version
+        self.stdout.write(f"training run {run.pk} trained {version.name} from {version.parent.name}: {run.reason}")

@@ -1,0 +1,123 @@
+"""Re-scoring existing submissions with a model version: the pre-promotion dry run, and regrading after one.
+
+Teacher-corrected submissions are never touched: the dry run leaves them out, and every regrade write is a
+conditional UPDATE that requires ``corrected_points IS NULL`` at the moment it lands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from grader.models import ModelVersion, Question, Submission
+from grader.scoring.encoder import load_encoder
+from grader.scoring.grading import score_answers
+from grader.selectors import model_version_active
+from grader.services.model_artifacts import model_version_local_path
+
+logger = logging.getLogger(__name__)
+
+BATCH = 64
+
+
+def _uncorrected_graded() -> QuerySet[Submission]:
+    return Submission.objects.filter(status=Submission.Status.GRADED, corrected_points__isnull=True)
+
+
+def _rescore(*, version: ModelVersion, submissions: list[Submission]) -> dict[int, object]:
+    encoder = load_encoder(path=model_version_local_path(version=version), version_id=version.pk)
+    by_question: dict[int, list[Submission]] = defaultdict(list)
+    for submission in submissions:
+        by_question[submission.question_id].append(submission)
+    scores = {}
+    questions = Question.objects.prefetch_related("reference_answers").in_bulk(list(by_question))
+    for question_id, group in by_question.items():
+        for start in range(0, len(group), BATCH):
+            chunk = group[start : start + BATCH]
+            results = score_answers(
+                encoder=encoder,
+                model_version=version,
+                question=questions[question_id],
+                answers=[submission.answer for submission in chunk],
+            )
+            scores.update({submission.pk: score for submission, score in zip(chunk, results, strict=True)})
+    return scores
+
+
+def model_version_dry_run(*, version: ModelVersion, limit: int | None = None) -> dict:
+    """How the most recent graded, uncorrected submissions' points would change with ``version``. Writes no grade.
+
+    The report is stored on the version (``dry_run``) and returned.
+    """
+    limit = settings.GRADER_DRY_RUN_LIMIT if limit is None else limit
+    sample = list(_uncorrected_graded().order_by("-graded_at", "-pk")[:limit])
+    scores = _rescore(version=version, submissions=sample) if sample else {}
+    changes = [scores[s.pk].points - s.points for s in sample]
+    moved = [abs(change) for change in changes if change != 0]
+    report = {
+        "version": version.name,
+        "at": timezone.now().isoformat(),
+        "total_uncorrected": _uncorrected_graded().count(),
+        "sampled": len(sample),
+        "changed": len(moved),
+        "raised": sum(1 for change in changes if change > 0),
+        "lowered": sum(1 for change in changes if change < 0),
+        "mean_abs_change": float(sum(moved, Decimal(0)) / len(changes)) if changes else 0.0,
+        "max_abs_change": float(max(moved, default=Decimal(0))),
+        "changes": {str(change): count for change, count in sorted(Counter(changes).items())},
+    }
+    ModelVersion.objects.filter(pk=version.pk).update(dry_run=report)
+    return report
+
+
+def submissions_regrade(*, question_ids: list[int]) -> int:
+    """Grade again with the active version every graded submission of these questions that no teacher corrected.
+
+    Idempotent: submissions already graded by the active version are skipped. Returns how many grades changed hands.
+    """
+    version = model_version_active()
+    if version is None:
+        return 0
+    pending = list(
+        _uncorrected_graded()
+        .filter(question_id__in=question_ids)
+        .exclude(model_version=version)
+        .only("pk", "question_id", "answer", "points")
+    )
+    if not pending:
+        return 0
+    scores = _rescore(version=version, submissions=pending)
+    written = 0
+    now = timezone.now()
+    for submission in pending:
+        score = scores[submission.pk]
+        with transaction.atomic():
+            written += Submission.objects.filter(
+                pk=submission.pk, status=Submission.Status.GRADED, corrected_points__isnull=True
+            ).update(
+                similarity=score.similarity,
+                points=score.points,
+                best_reference=score.best_reference,
+                model_version=version,
+                graded_at=now,
+            )
+    logger.info("regraded %s submissions of questions %s with %s", written, question_ids, version.name)
+    return written
+
+
+def regrade_enqueue(*, question_ids: list[int]) -> None:
+    """Hand regrading to the grading workers once the caller's transaction commits, one task per question."""
+    from grader.tasks import regrade_question
+
+    for question_id in question_ids:
+        transaction.on_commit(lambda question_id=question_id: regrade_question.delay(question_id))
+
+
+def questions_with_uncorrected_grades() -> list[int]:
+    return sorted(set(_uncorrected_graded().values_list("question_id", flat=True)))

@@ -1,0 +1,82 @@
+"""The held-out split, held-out agreement and the gate's rule, in plain Python (no model, no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.services.model_versions import gate_decision
+from training.dataset import Pair, split_held_out
+from training.evaluate import held_out_agreement, improvement
+
+
+def _pairs(questions: int, answers: int) -> list[Pair]:
+    return [
+        Pair(f"answer {q}-{a}", f"reference {q}", (a % 5) / 4, question=f"q{q}")
+        for q in range(questions)
+        for a in range(answers)
+    ]
+
+
+def test_the_split_holds_out_whole_questions_and_single_answers_and_never_moves_a_pair():
+    pairs = _pairs(20, 10)
+    split = split_held_out(pairs, question_fraction=0.2, answer_fraction=0.1, seed=42)
+    assert sorted(split.train + split.held_out) == sorted(pairs)
+    train_questions = {p.question for p in split.train}
+    whole = {p.question for p in split.held_out} - train_questions
+    assert whole, "some questions are held out entirely"
+    assert any(p.question in train_questions for p in split.held_out), "and some answers of trained questions"
+    # More corrections later: every earlier pair stays on its side, so no version trains on what gates it.
+    grown = split_held_out(pairs + _pairs(25, 12), question_fraction=0.2, answer_fraction=0.1, seed=42)
+    assert set(split.held_out) <= set(grown.held_out)
+    assert set(split.train) <= set(grown.train)
+    # Another seed draws another split.
+    assert split_held_out(pairs, question_fraction=0.2, answer_fraction=0.1, seed=7).held_out != split.held_out
+
+
+def test_the_same_answer_text_is_never_on_both_sides():
+    pairs = [Pair("Same answer", f"reference {r}", 0.5, question="q") for r in range(30)] + _pairs(5, 5)
+    split = split_held_out(pairs, question_fraction=0.0, answer_fraction=0.5, seed=1)
+    assert not {p.sentence_0 for p in split.train} & {p.sentence_0 for p in split.held_out}
+
+
+def _encoder_with_similarities(pairs: list[Pair], similarity: dict[str, float]):
+    """Unit vectors whose dot product with the reference (e0) is the given similarity."""
+
+    def encode(texts: list[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            s = similarity.get(text)
+            rows.append([1.0, 0.0] if s is None else [s, float(np.sqrt(1 - s * s))])
+        return np.asarray(rows, dtype=np.float32)
+
+    return encode
+
+
+def test_held_out_agreement_scores_pairs_on_their_own_scale():
+    pairs = [Pair(f"a{i}", "ref", label, max_points=10.0) for i, label in enumerate([0.0, 0.25, 0.5, 1.0])]
+    encode = _encoder_with_similarities(pairs, {f"a{i}": p.label for i, p in enumerate(pairs)})
+    metrics = held_out_agreement(pairs=pairs, encode=encode)
+    assert metrics["cosine_pearson"] == pytest.approx(1.0, abs=1e-5)
+    assert metrics["mae"] == pytest.approx(0.0, abs=1e-4)
+    assert metrics["qwk"] == pytest.approx(1.0)
+    assert improvement(candidate={"mae": 1.0}, reference={"mae": 1.5}, metric="mae") == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "replaced", "promote"),
+    [(0.70, 0.60, True), (0.61, 0.60, False), (0.55, 0.60, False), (None, 0.60, False)],
+)
+def test_the_gate_promotes_only_a_candidate_better_by_the_margin(settings, candidate, replaced, promote):
+    settings.GRADER_PROMOTION_METRIC = "cosine_pearson"
+    settings.GRADER_PROMOTION_MARGIN = 0.02
+    evaluation = {
+        "held_out_size": 10,
+        "candidate": {"cosine_pearson": candidate},
+        "replaced": {"cosine_pearson": replaced},
+    }
+    decision = gate_decision(evaluation=evaluation, has_parent=True)
+    assert decision["promote"] is promote
+    assert decision["reason"].startswith("Promoted" if promote else "Rejected")
+    assert gate_decision(evaluation={"held_out_size": 0}, has_parent=True)["promote"] is False
+    assert gate_decision(evaluation={"held_out_size": 0}, has_parent=False)["promote"] is True
