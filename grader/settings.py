@@ -292,9 +292,8 @@ GRADER_HELD_OUT_QUESTION_FRACTION = env.float("GRADER_HELD_OUT_QUESTION_FRACTION
 GRADER_HELD_OUT_ANSWER_FRACTION = env.float("GRADER_HELD_OUT_ANSWER_FRACTION", default=0.15)
 GRADER_HELD_OUT_SEED = env.int("GRADER_HELD_OUT_SEED", default=42)
 # A candidate becomes active only if it beats the active version on the held-out set by this much. The default
-# metric is Pearson of the cosine similarity with the teacher's fraction of the points (before the mapping to
-# points, whose clipping can favour a model that merely compresses its similarities); pearson, spearman, qwk,
-# mae, rmse are on points.
+# metric is Pearson of the cosine similarity with the teacher's fraction of the points (independent of the
+# per-question credit thresholds); pearson, spearman, qwk, mae, rmse are on points.
 GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="cosine_pearson")
 if GRADER_PROMOTION_METRIC not in ("cosine_pearson", "cosine_spearman", "pearson", "spearman", "qwk", "mae", "rmse"):
     raise ValueError(f"GRADER_PROMOTION_METRIC: unknown metric {GRADER_PROMOTION_METRIC!r}")

@@ -68,8 +68,7 @@ def held_out_agreement(
     predicted = [to_points(s, p.max_points) for s, p in zip(cosines, pairs, strict=True)]
     human = [p.label * p.max_points for p in pairs]
     metrics = agreement(predicted=predicted, human=human, max_score=math.ceil(max(p.max_points for p in pairs)))
-    # The same correlations before the similarity -> points mapping, whose clipping at the credit thresholds
-    # can reward a model that merely squeezes its similarities into the linear range, whatever their order.
+    # The same correlations before the similarity -> points mapping: they do not depend on the credit thresholds.
     raw = agreement(predicted=cosines, human=[p.label for p in pairs], max_score=1)
     return {**metrics, "cosine_pearson": raw["pearson"], "cosine_spearman": raw["spearman"]}
 

@@ -70,8 +70,8 @@ def test_a_candidate_trained_on_corrupted_labels_is_rejected_and_the_active_vers
     real_fine_tune = model_versions.fine_tune
 
     def fine_tune_on_inverted_labels(*, pairs, **kwargs):
-        # Inverted, not merely shuffled: one epoch on shuffled labels still raised held-out Pearson here (the
-        # model adapts to the domain's texts whatever the labels), so it would not make a reliably worse model.
+        # Inverted, not merely shuffled: one epoch on shuffled labels still raised held-out Pearson on this data
+        # (0.276 -> 0.355, about as much as the real labels), so it does not make a worse model here.
         inverted = [Pair(p.sentence_0, p.sentence_1, 1.0 - p.label) for p in pairs]
         return real_fine_tune(pairs=inverted, **kwargs)
 
