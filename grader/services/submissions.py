@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -116,7 +116,7 @@ def submissions_grade_batch(*, submission_id: int, limit: int | None = None) -> 
     return GradingBatch(claimed=tuple(claimed), recorded=tuple(recorded))
 
 
-def _submissions_claim(*, submission_id: int, limit: int, claimed_at) -> list[int]:
+def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime) -> list[int]:
     # Claimable: waiting, or claimed by a worker that has not finished within the lease (taken to be dead).
     claimable = Q(status=Submission.Status.QUEUED) | Q(
         status=Submission.Status.GRADING, grading_started_at__lt=claimed_at - GRADING_LEASE
@@ -139,7 +139,9 @@ def _submissions_claim(*, submission_id: int, limit: int, claimed_at) -> list[in
     return ids
 
 
-def _submissions_score_and_record(*, ids: list[int], claimed_at, version: ModelVersion, encoder: Encoder) -> list[int]:
+def _submissions_score_and_record(
+    *, ids: list[int], claimed_at: datetime, version: ModelVersion, encoder: Encoder
+) -> list[int]:
     submissions = list(
         Submission.objects.filter(pk__in=ids)
         .select_related("question")
@@ -179,7 +181,7 @@ def _submissions_score_and_record(*, ids: list[int], claimed_at, version: ModelV
     return sorted(grades)
 
 
-def _graded_fields(*, score: Score, version: ModelVersion, graded_at) -> dict:
+def _graded_fields(*, score: Score, version: ModelVersion, graded_at: datetime) -> dict:
     """What a grade writes on its submission row: one place, whether one submission is graded or a batch."""
     return {
         "status": Submission.Status.GRADED,
