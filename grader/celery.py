@@ -3,9 +3,20 @@
 import os
 
 from celery import Celery
+from celery.signals import celeryd_after_setup
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grader.settings")
 
 app = Celery("grader")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["grader"])
+
+
+@celeryd_after_setup.connect
+def _share_cores_among_pool_processes(sender=None, instance=None, **kwargs) -> None:
+    # Each prefork child runs its own torch; left alone, every child would start one thread per core and they
+    # would fight over the cores. The children inherit this before they fork and size torch's pool from it.
+    pool = getattr(instance, "pool_cls", None)
+    pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    processes = instance.concurrency if "prefork" in pool_name else 1
+    os.environ["GRADER_WORKER_PROCESSES"] = str(max(1, processes or 1))

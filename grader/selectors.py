@@ -46,3 +46,8 @@ def worker_heartbeat_latest(*, queue: str = "grading") -> WorkerHeartbeat | None
     """The most recent heartbeat of a worker consuming ``queue`` (readiness: is anyone there to grade?)."""
     candidates = WorkerHeartbeat.objects.filter(queues__regex=rf"(^|,){queue}(,|$)")
     return candidates.order_by("-last_seen_at").first()
+
+
+def webhook_endpoints_active_exist() -> bool:
+    """Whether any integration listens at all: grading skips building webhook events when none does."""
+    return WebhookEndpoint.objects.filter(is_active=True, integration__revoked_at__isnull=True).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,18 @@ class Encoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def torch_threads() -> int:
+    """GRADER_TORCH_THREADS, or this machine's cores divided among the worker's pool processes.
+
+    Oversubscribed cores make every encode slower; a single process (web, tests, bench) gets all of them.
+    """
+    if settings.GRADER_TORCH_THREADS:
+        return settings.GRADER_TORCH_THREADS
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    processes = int(os.environ.get("GRADER_WORKER_PROCESSES", "1") or 1)
+    return max(1, cores // max(1, processes))
+
+
 _lock = threading.Lock()
 _loaded: dict[str, Encoder] = {}
 
@@ -58,8 +71,7 @@ def load_encoder(*, path: str | Path, version_id: int | None = None) -> Encoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        if settings.GRADER_TORCH_THREADS:
-            torch.set_num_threads(settings.GRADER_TORCH_THREADS)
+        torch.set_num_threads(torch_threads())
         logger.info("loading model version %s from %s", version_id, key)
         model = SentenceTransformer(key, device="cpu")
         model.eval()

@@ -12,7 +12,7 @@ from django.conf import settings
 from grader.models import ModelVersion, Question, ReferenceAnswer
 from grader.scoring.encoder import Encoder
 from grader.scoring.points import similarity_to_points
-from grader.scoring.references import reference_vectors
+from grader.scoring.references import reference_vectors, reference_vectors_for
 
 
 @dataclass(frozen=True)
@@ -24,17 +24,27 @@ class Score:
 
 
 def score_answers(
-    *, encoder: Encoder, model_version: ModelVersion, question: Question, answers: Sequence[str]
+    *,
+    encoder: Encoder,
+    model_version: ModelVersion,
+    question: Question,
+    answers: Sequence[str],
+    answer_matrix: np.ndarray | None = None,
+    reference_matrix: np.ndarray | None = None,
 ) -> list[Score]:
     """Best cosine similarity over the question's references for each answer, mapped to points.
 
     Answers are encoded together in one call: that is where the time goes, and batching is what makes it fast.
+    ``answer_matrix`` and ``reference_matrix``, when given, are those encodings done already (by
+    ``score_answer_batch``, which encodes the answers of many questions at once).
     """
     references = list(question.reference_answers.all())
     if not references:
         raise ValueError(f"question {question.pk} has no reference answer")
-    reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=references)
-    answer_matrix = encoder.encode(list(answers))
+    if reference_matrix is None:
+        reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=references)
+    if answer_matrix is None:
+        answer_matrix = encoder.encode(list(answers))
     similarity_matrix = np.clip(answer_matrix @ reference_matrix.T, -1.0, 1.0)
     zero_credit = question.zero_credit_similarity
     full_credit = question.full_credit_similarity
@@ -57,4 +67,45 @@ def score_answers(
                 similarities=tuple(float(value) for value in row),
             )
         )
+    return scores
+
+
+def score_answer_batch(
+    *, encoder: Encoder, model_version: ModelVersion, items: Sequence[tuple[Question, str]]
+) -> list[Score]:
+    """Score answers to any mix of questions: one encode call for all answers, one reference lookup for all
+    questions, then ``score_answers`` per question, so every answer row is scored exactly as it is alone.
+
+    Scores come back in the order of ``items``. Pass questions with ``reference_answers`` prefetched to keep
+    this free of per-question queries.
+    """
+    if not items:
+        return []
+    answer_matrix = encoder.encode([answer for _, answer in items])
+    questions = {question.pk: question for question, _ in items}
+    references_by_question = {pk: list(question.reference_answers.all()) for pk, question in questions.items()}
+    for pk, references in references_by_question.items():
+        if not references:
+            raise ValueError(f"question {pk} has no reference answer")
+    vectors = reference_vectors_for(
+        encoder=encoder,
+        model_version=model_version,
+        references=[reference for references in references_by_question.values() for reference in references],
+    )
+    rows_by_question: dict[int, list[int]] = {}
+    for row, (question, _) in enumerate(items):
+        rows_by_question.setdefault(question.pk, []).append(row)
+    scores: list[Score | None] = [None] * len(items)
+    for pk, rows in rows_by_question.items():
+        references = references_by_question[pk]
+        question_scores = score_answers(
+            encoder=encoder,
+            model_version=model_version,
+            question=questions[pk],
+            answers=[items[row][1] for row in rows],
+            answer_matrix=answer_matrix[rows],
+            reference_matrix=np.stack([vectors[reference.id] for reference in references]),
+        )
+        for row, score in zip(rows, question_scores, strict=True):
+            scores[row] = score
     return scores

@@ -1,18 +1,104 @@
-"""Reference-answer embeddings, computed once per (reference, model version) and kept in the database."""
+"""Reference-answer embeddings, computed once per (reference, model version): kept in the database and in memory.
+
+The database row survives restarts and is shared by every worker; the in-process copy saves the query on the hot
+path. Both are keyed by the hash of the text encoded, so an edited reference is re-encoded, never served stale.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from grader.models import ModelVersion, ReferenceAnswer, ReferenceEmbedding
 from grader.scoring.encoder import Encoder
 
+# (model version id, reference id) -> (text sha256, vector). Only the latest model version's entries are kept.
+_memory: dict[tuple[int, int], tuple[str, np.ndarray]] = {}
+_memory_version: int | None = None
+_memory_lock = threading.Lock()
+
 
 def _text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def clear_memory_cache() -> None:
+    global _memory_version
+    with _memory_lock:
+        _memory.clear()
+        _memory_version = None
+
+
+def _remember(model_version_id: int, entries: Iterable[tuple[int, str, np.ndarray]]) -> None:
+    global _memory_version
+    with _memory_lock:
+        if _memory_version != model_version_id:
+            # A promotion: the old version's vectors will not be asked for again by this process.
+            _memory.clear()
+            _memory_version = model_version_id
+        for reference_id, text_sha256, vector in entries:
+            _memory[(model_version_id, reference_id)] = (text_sha256, vector)
+
+
+def reference_vectors_for(
+    *, encoder: Encoder, model_version: ModelVersion, references: Sequence[ReferenceAnswer]
+) -> dict[int, np.ndarray]:
+    """A normalized vector per reference id, for references of any number of questions.
+
+    At most one read (what memory lacks), one encode call and one write (what the database lacks or has stale),
+    however many references and questions are asked for.
+    """
+    vectors: dict[int, np.ndarray] = {}
+    hashes = {reference.id: _text_sha256(reference.text) for reference in references}
+    missing = []
+    for reference in references:
+        cached = _memory.get((model_version.pk, reference.id))
+        if cached is not None and cached[0] == hashes[reference.id]:
+            vectors[reference.id] = cached[1]
+        else:
+            missing.append(reference)
+    if not missing:
+        return vectors
+    stored = ReferenceEmbedding.objects.filter(
+        model_version=model_version, reference_id__in=[reference.id for reference in missing]
+    ).only("reference_id", "text_sha256", "vector")
+    stored_by_reference = {row.reference_id: row for row in stored}
+    stale: list[ReferenceAnswer] = []
+    found = []
+    for reference in missing:
+        row = stored_by_reference.get(reference.id)
+        if row is not None and row.text_sha256 == hashes[reference.id]:
+            vector = np.frombuffer(bytes(row.vector), dtype="<f4")
+            vectors[reference.id] = vector
+            found.append((reference.id, hashes[reference.id], vector))
+        else:
+            stale.append(reference)
+    if stale:
+        encoded = encoder.encode([reference.text for reference in stale])
+        rows = []
+        for reference, vector in zip(stale, encoded, strict=True):
+            vectors[reference.id] = vector
+            found.append((reference.id, hashes[reference.id], vector))
+            rows.append(
+                ReferenceEmbedding(
+                    reference=reference,
+                    model_version=model_version,
+                    text_sha256=hashes[reference.id],
+                    vector=vector.astype("<f4").tobytes(),
+                )
+            )
+        # An upsert: two workers may encode the same reference at once, and the last (identical) write wins.
+        ReferenceEmbedding.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["reference", "model_version"],
+            update_fields=["text_sha256", "vector"],
+        )
+    _remember(model_version.pk, found)
+    return vectors
 
 
 def reference_vectors(
@@ -21,26 +107,5 @@ def reference_vectors(
     """One normalized row per reference, in the order given. Missing or stale rows are encoded and stored."""
     if not references:
         return np.zeros((0, 384), dtype=np.float32)
-    stored = {
-        row.reference_id: row
-        for row in ReferenceEmbedding.objects.filter(model_version=model_version, reference__in=references)
-    }
-    vectors: dict[int, np.ndarray] = {}
-    stale: list[ReferenceAnswer] = []
-    for reference in references:
-        row = stored.get(reference.id)
-        if row is not None and row.text_sha256 == _text_sha256(reference.text):
-            vectors[reference.id] = np.frombuffer(bytes(row.vector), dtype="<f4")
-        else:
-            stale.append(reference)
-    if stale:
-        encoded = encoder.encode([reference.text for reference in stale])
-        for reference, vector in zip(stale, encoded, strict=True):
-            vectors[reference.id] = vector
-            # update_or_create, not bulk_create: two workers may encode the same reference at once.
-            ReferenceEmbedding.objects.update_or_create(
-                reference=reference,
-                model_version=model_version,
-                defaults={"text_sha256": _text_sha256(reference.text), "vector": vector.astype("<f4").tobytes()},
-            )
+    vectors = reference_vectors_for(encoder=encoder, model_version=model_version, references=references)
     return np.stack([vectors[reference.id] for reference in references])

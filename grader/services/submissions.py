@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from grader.models import Correction, Integration, Question, Submission
-from grader.scoring.grading import score_answers
+from grader.models import Correction, Integration, ModelVersion, Question, Submission
+from grader.scoring.encoder import Encoder
+from grader.scoring.grading import Score, score_answer_batch
+from grader.selectors import webhook_endpoints_active_exist
 from grader.services.model_versions import encoder_for_active_version
 from grader.services.webhooks import webhook_event_submission
 
@@ -78,35 +81,130 @@ def submission_create(
 def submission_grade(*, submission_id: int) -> bool:
     """Grade one submission with the active model version. Idempotent.
 
-    Returns True if this call recorded the grade. A submission already graded (a duplicate delivery) is left
-    alone, and of two concurrent deliveries only one write lands: the final UPDATE is conditional on the status.
+    Returns True if this call recorded the grade. A submission already graded (a duplicate delivery), or being
+    graded under another worker's live claim, is left alone; of two concurrent deliveries only one write lands.
     """
-    claimed = Submission.objects.filter(
-        pk=submission_id, status__in=[Submission.Status.QUEUED, Submission.Status.GRADING]
-    ).update(
-        status=Submission.Status.GRADING, grading_started_at=timezone.now(), grading_attempts=F("grading_attempts") + 1
-    )
-    if not claimed:
-        return False
-    submission = Submission.objects.select_related("question").get(pk=submission_id)
+    return submission_id in submissions_grade_batch(submission_id=submission_id, limit=1).recorded
+
+
+@dataclass(frozen=True)
+class GradingBatch:
+    claimed: tuple[int, ...]  # what this call took on, its own submission first when it could take it
+    recorded: tuple[int, ...]  # what it graded; the rest was failed, or re-claimed after a lapsed lease
+
+
+def submissions_grade_batch(*, submission_id: int, limit: int | None = None) -> GradingBatch:
+    """Grade ``submission_id`` and up to ``limit - 1`` other queued submissions together. Idempotent.
+
+    The model encodes 32 answers much faster than 32 times one answer, so a worker that picks up one message
+    takes whatever else is waiting, of any question, and grades it in the same encode call; the messages of
+    the submissions it took then find nothing to do. Exactly once: rows are claimed with SELECT ... FOR UPDATE
+    SKIP LOCKED (two workers never take the same row) and a grade is written only while this call's claim on
+    the row still stands. If grading raises, the claims are released so the retry, or any worker, takes them
+    again at once.
+    """
+    limit = settings.GRADER_GRADING_BATCH_SIZE if limit is None else limit
     version, encoder = encoder_for_active_version()
-    [score] = score_answers(
-        encoder=encoder, model_version=version, question=submission.question, answers=[submission.answer]
+    claimed_at = timezone.now()
+    claimed = _submissions_claim(submission_id=submission_id, limit=limit, claimed_at=claimed_at)
+    if not claimed:
+        return GradingBatch(claimed=(), recorded=())
+    try:
+        recorded = _submissions_score_and_record(ids=claimed, claimed_at=claimed_at, version=version, encoder=encoder)
+    except BaseException:
+        # BaseException: a soft time limit must also hand the rows back rather than strand them in "grading".
+        Submission.objects.filter(
+            pk__in=claimed, status=Submission.Status.GRADING, grading_started_at=claimed_at
+        ).update(status=Submission.Status.QUEUED)
+        raise
+    logger.info("graded %s of %s claimed submissions with %s", len(recorded), len(claimed), version.name)
+    return GradingBatch(claimed=tuple(claimed), recorded=tuple(recorded))
+
+
+def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime) -> list[int]:
+    # Claimable: waiting, or claimed by a worker that has not finished within the lease (taken to be dead).
+    claimable = Q(status=Submission.Status.QUEUED) | Q(
+        status=Submission.Status.GRADING, grading_started_at__lt=claimed_at - grading_lease()
     )
-    recorded = Submission.objects.filter(pk=submission_id, status=Submission.Status.GRADING).update(
-        status=Submission.Status.GRADED,
-        similarity=score.similarity,
-        points=score.points,
-        best_reference=score.best_reference,
+    candidates = Submission.objects.select_for_update(skip_locked=True).filter(claimable)
+    if limit <= 1:
+        candidates = candidates.filter(pk=submission_id)
+    with transaction.atomic():
+        ids = list(
+            candidates.order_by(Case(When(pk=submission_id, then=Value(0)), default=Value(1)), "pk").values_list(
+                "pk", flat=True
+            )[: max(1, limit)]
+        )
+        if ids:
+            Submission.objects.filter(pk__in=ids).update(
+                status=Submission.Status.GRADING,
+                grading_started_at=claimed_at,
+                grading_attempts=F("grading_attempts") + 1,
+            )
+    return ids
+
+
+def _submissions_score_and_record(
+    *, ids: list[int], claimed_at: datetime, version: ModelVersion, encoder: Encoder
+) -> list[int]:
+    submissions = list(
+        Submission.objects.filter(pk__in=ids)
+        .select_related("question")
+        .prefetch_related("question__reference_answers")
+        .only("pk", "answer", "question")
+        .order_by("pk")
+    )
+    gradable = [submission for submission in submissions if submission.question.reference_answers.all()]
+    gradable_ids = {submission.pk for submission in gradable}
+    unanswerable = [submission.pk for submission in submissions if submission.pk not in gradable_ids]
+    scores = score_answer_batch(
+        encoder=encoder,
         model_version=version,
-        graded_at=timezone.now(),
-        error="",
+        items=[(submission.question, submission.answer) for submission in gradable],
     )
-    if recorded:
-        # One line per grade written: the reliability tests count them to prove "graded exactly once".
-        logger.info("submission %s graded: %s points by %s", submission_id, score.points, version.name)
-        webhook_event_submission(submission_id=submission_id, event="submission.graded", reason="graded")
-    return recorded == 1
+    graded_at = timezone.now()
+    with transaction.atomic():
+        still_ours = set(
+            Submission.objects.select_for_update()
+            .filter(pk__in=ids, status=Submission.Status.GRADING, grading_started_at=claimed_at)
+            .values_list("pk", flat=True)
+        )
+        grades = {
+            submission.pk: _graded_fields(score=score, version=version, graded_at=graded_at)
+            for submission, score in zip(gradable, scores, strict=True)
+            if submission.pk in still_ours
+        }
+        if grades:
+            # One UPDATE for the whole batch (CASE per field), inside the transaction that holds the row locks.
+            fields = list(next(iter(grades.values())))
+            Submission.objects.bulk_update([Submission(pk=pk, **values) for pk, values in grades.items()], fields)
+        for pk, values in grades.items():
+            # One line per grade written: the reliability tests count them to prove "graded exactly once".
+            logger.info("submission %s graded: %s points by %s", pk, values["points"], version.name)
+        # Webhook deliveries are recorded in the grade's own transaction (outbox); one query when nobody listens.
+        if grades and webhook_endpoints_active_exist():
+            for pk in grades:
+                webhook_event_submission(submission_id=pk, event="submission.graded", reason="graded")
+        failed = [pk for pk in unanswerable if pk in still_ours]
+        if failed:
+            Submission.objects.filter(pk__in=failed).update(
+                status=Submission.Status.FAILED, error="The question has no reference answer.", updated_at=graded_at
+            )
+    return sorted(grades)
+
+
+def _graded_fields(*, score: Score, version: ModelVersion, graded_at: datetime) -> dict:
+    """What a grade writes on its submission row: one place, whether one submission is graded or a batch."""
+    return {
+        "status": Submission.Status.GRADED,
+        "similarity": score.similarity,
+        "points": score.points,
+        "best_reference": score.best_reference,
+        "model_version": version,
+        "graded_at": graded_at,
+        "updated_at": graded_at,
+        "error": "",
+    }
 
 
 def submission_mark_failed(*, submission_id: int, error: str) -> None:
