@@ -210,6 +210,9 @@ class Submission(models.Model):
     )
     graded_at = models.DateTimeField(null=True, blank=True)
     grading_started_at = models.DateTimeField(null=True, blank=True)
+    grading_task_id = models.CharField(
+        max_length=64, blank=True, help_text="The Celery task holding the grading claim; its redelivery may retake it."
+    )
     grading_attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
 

@@ -24,6 +24,7 @@ class GradingTask(Task):
 
 @shared_task(
     base=GradingTask,
+    bind=True,
     queue="grading",
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=2,
@@ -33,9 +34,10 @@ class GradingTask(Task):
     soft_time_limit=120,
     time_limit=180,
 )
-def grade_submission(submission_id: int) -> int:
+def grade_submission(self, submission_id: int) -> int:
     # Takes other queued submissions along (one encode call for all); their own messages then find nothing to do.
-    return len(submissions.submissions_grade_batch(submission_id=submission_id).recorded)
+    batch = submissions.submissions_grade_batch(submission_id=submission_id, task_id=self.request.id or "")
+    return len(batch.recorded)
 
 
 @shared_task(queue="grading", soft_time_limit=60, time_limit=90)

@@ -20,6 +20,7 @@ from grader.scoring.encoder import load_encoder
 from grader.scoring.grading import score_answers
 from grader.selectors import model_version_active
 from grader.services.model_artifacts import model_version_local_path
+from grader.services.webhooks import webhook_event_submission
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
     for submission in pending:
         score = scores[submission.pk]
         with transaction.atomic():
-            written += Submission.objects.filter(
+            updated = Submission.objects.filter(
                 pk=submission.pk, status=Submission.Status.GRADED, corrected_points__isnull=True
             ).update(
                 similarity=score.similarity,
@@ -106,7 +107,14 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
                 best_reference=score.best_reference,
                 model_version=version,
                 graded_at=now,
+                # .update() skips auto_now; an LMS polling with updated_since must see the new grade.
+                updated_at=now,
             )
+            written += updated
+            if updated and score.points != submission.points:
+                webhook_event_submission(
+                    submission_id=submission.pk, event="submission.grade_changed", reason="regrade"
+                )
     logger.info("regraded %s submissions of questions %s with %s", written, question_ids, version.name)
     return written
 

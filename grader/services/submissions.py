@@ -93,7 +93,7 @@ class GradingBatch:
     recorded: tuple[int, ...]  # what it graded; the rest was failed, or re-claimed after a lapsed lease
 
 
-def submissions_grade_batch(*, submission_id: int, limit: int | None = None) -> GradingBatch:
+def submissions_grade_batch(*, submission_id: int, limit: int | None = None, task_id: str = "") -> GradingBatch:
     """Grade ``submission_id`` and up to ``limit - 1`` other queued submissions together. Idempotent.
 
     The model encodes 32 answers much faster than 32 times one answer, so a worker that picks up one message
@@ -102,11 +102,15 @@ def submissions_grade_batch(*, submission_id: int, limit: int | None = None) -> 
     SKIP LOCKED (two workers never take the same row) and a grade is written only while this call's claim on
     the row still stands. If grading raises, the claims are released so the retry, or any worker, takes them
     again at once.
+
+    ``task_id`` is the delivering Celery task's id. A message is delivered again with the same id only when the
+    process that ran it died (late ack + reject_on_worker_lost), so rows still claimed under that id are taken
+    back at once instead of waiting for the lease to expire.
     """
     limit = settings.GRADER_GRADING_BATCH_SIZE if limit is None else limit
     version, encoder = encoder_for_active_version()
     claimed_at = timezone.now()
-    claimed = _submissions_claim(submission_id=submission_id, limit=limit, claimed_at=claimed_at)
+    claimed = _submissions_claim(submission_id=submission_id, limit=limit, claimed_at=claimed_at, task_id=task_id)
     if not claimed:
         return GradingBatch(claimed=(), recorded=())
     try:
@@ -121,11 +125,14 @@ def submissions_grade_batch(*, submission_id: int, limit: int | None = None) -> 
     return GradingBatch(claimed=tuple(claimed), recorded=tuple(recorded))
 
 
-def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime) -> list[int]:
-    # Claimable: waiting, or claimed by a worker that has not finished within the lease (taken to be dead).
+def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime, task_id: str = "") -> list[int]:
+    # Claimable: waiting, or claimed by a worker that has not finished within the lease (taken to be dead), or
+    # claimed by an earlier delivery of this very task (its process died).
     claimable = Q(status=Submission.Status.QUEUED) | Q(
         status=Submission.Status.GRADING, grading_started_at__lt=claimed_at - grading_lease()
     )
+    if task_id:
+        claimable |= Q(status=Submission.Status.GRADING, grading_task_id=task_id)
     candidates = Submission.objects.select_for_update(skip_locked=True).filter(claimable)
     if limit <= 1:
         candidates = candidates.filter(pk=submission_id)
@@ -139,6 +146,7 @@ def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime) 
             Submission.objects.filter(pk__in=ids).update(
                 status=Submission.Status.GRADING,
                 grading_started_at=claimed_at,
+                grading_task_id=task_id,
                 grading_attempts=F("grading_attempts") + 1,
             )
     return ids
