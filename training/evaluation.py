@@ -36,7 +36,7 @@ from grader.scoring.calibration import (
 from grader.scoring.decision import decide
 from grader.scoring.features import MIN_PEERS, answer_features
 from training.adversarial import generate as generate_adversarial
-from training.metrics import agreement
+from training.metrics import agreement, binary_agreement
 
 logger = logging.getLogger(__name__)
 
@@ -352,11 +352,9 @@ def _review_rates(chosen: Sequence[Prediction], items: Sequence[Item]) -> dict:
 
 
 def _binary_metrics(chosen, items) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    human = [int(items[p.index].fraction >= 0.5) for p in chosen]
-    predicted = [int(p.fraction >= 0.5) for p in chosen]
-    return {"accuracy": accuracy_score(human, predicted), "weighted_f1": f1_score(human, predicted, average="weighted")}
+    return binary_agreement(
+        predicted=[p.fraction for p in chosen], human=[items[p.index].fraction for p in chosen], threshold=0.5
+    )
 
 
 def _mean_of_runs(runs: list[dict]) -> dict:

@@ -170,7 +170,7 @@ def _write(out_dir: Path, protocol: str, summary: dict, items: Sequence[Item], o
 
 def _fmt(value) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)

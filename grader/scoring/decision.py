@@ -20,6 +20,7 @@ from grader.scoring.points import similarity_to_points
 @dataclass(frozen=True)
 class Decision:
     fraction: float  # of full points, before rounding
+    cold_fraction: float  # the same before the question's corrections: what a correction's error is measured on
     points: Decimal
     confidence: float  # probability that the teacher would agree on pass or fail
     needs_review: bool
@@ -65,9 +66,12 @@ def decide(
     uncertain = 1.0 - confidence > review_risk
     if uncertain:
         reasons.append("low_confidence")
-    points = similarity_to_points(similarity=fraction, max_points=max_points, zero_credit=0.0, full_credit=1.0, step=step)
+    points = similarity_to_points(
+        similarity=fraction, max_points=max_points, zero_credit=0.0, full_credit=1.0, step=step
+    )
     return Decision(
         fraction=fraction,
+        cold_fraction=cold,
         points=points,
         confidence=confidence,
         needs_review=guard.needs_review or uncertain,

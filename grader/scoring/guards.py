@@ -76,12 +76,15 @@ def check_answer(*, answer: str, question: str, references: Sequence[str], pass_
             break
 
     reference_content = {word for reference in references for word in content_words(reference)}
-    # A salad replays most of the reference; a short answer that happens to lack function words does not.
-    if len(answer_content) >= max(4, SALAD_MIN_COVERAGE * len(reference_content)):
-        reference_share = sum(word in reference_content for word in answer_content) / len(answer_content)
-        function_share = sum(word in STOPWORDS for word in answer_tokens) / len(answer_tokens)
-        answer_bigrams = bigrams(answer_tokens)
-        reference_bigrams = set().union(*(bigrams(words(reference)) for reference in references))
+    function_share = sum(word in STOPWORDS for word in answer_tokens) / len(answer_tokens) if answer_tokens else 0.0
+    answer_bigrams = bigrams(answer_tokens)
+    for reference in references:
+        own_content = set(content_words(reference))
+        # A salad replays most of one reference; a short answer that happens to lack function words does not.
+        if len(answer_content) < max(4, SALAD_MIN_COVERAGE * len(own_content)):
+            continue
+        reference_share = sum(word in own_content for word in answer_content) / len(answer_content)
+        reference_bigrams = bigrams(words(reference))
         bigram_share = len(answer_bigrams & reference_bigrams) / len(answer_bigrams) if answer_bigrams else 0.0
         if (
             reference_share >= SALAD_REFERENCE_SHARE
@@ -90,6 +93,7 @@ def check_answer(*, answer: str, question: str, references: Sequence[str], pass_
         ):
             reasons.append("keyword_salad")
             cap, review = _lower(cap, below_pass), True
+            break
 
     answer_set = set(answer_content)
     restated = len(question_content & answer_set) / len(question_content) if question_content else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -34,4 +35,4 @@ def negation_count(text: str) -> int:
 
 
 def bigrams(tokens: list[str]) -> set[tuple[str, str]]:
-    return set(zip(tokens, tokens[1:], strict=False))
+    return set(itertools.pairwise(tokens))

@@ -90,7 +90,10 @@ def submission_grade(*, submission_id: int) -> bool:
         encoder=encoder, model_version=version, question=submission.question, answers=[submission.answer]
     )
     recorded = Submission.objects.filter(pk=submission_id, status=Submission.Status.GRADING).update(
-        status=Submission.Status.GRADED,
+        # A grade the scoring step is not sure of, or an answer that looks built to fool it, waits for a teacher.
+        status=Submission.Status.NEEDS_REVIEW if score.needs_review else Submission.Status.GRADED,
+        confidence=score.confidence,
+        review_reasons=",".join(score.review_reasons)[:200],
         similarity=score.similarity,
         points=score.points,
         best_reference=score.best_reference,
