@@ -44,7 +44,7 @@ Encode = Callable[[list[str]], np.ndarray]
 DEFAULT_KS = (0, 2, 5, 10, 20)
 DEFAULT_SEEDS = (0, 1, 2)
 PASS_FRACTION = 0.5
-REVIEW_RISKS = (0.1, 0.2, 0.3)
+REVIEW_RISKS = (0.1, 0.2, 0.3, 0.5)  # 0.5: only the guards route
 
 
 @dataclass(frozen=True)

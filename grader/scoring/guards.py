@@ -24,6 +24,9 @@ SALAD_MAX_FUNCTION_SHARE = 0.2
 SALAD_MIN_COVERAGE = 0.6
 # Question copy: nothing beyond the question's own content words, or a long restatement with at most this many.
 QUESTION_COPY_MAX_NEW = 2
+# Nothing new *and* the question's own word order: copied, worth nothing. Nothing new in other words ("a pointer
+# to a function" for "What is a function pointer?", "both") may be a terse right answer: a teacher decides.
+QUESTION_COPY_MIN_BIGRAM_SHARE = 0.5
 QUESTION_COPY_MIN_SHARE = 0.8
 # Padding: the question restated (this share of its content words) around mostly foreign words.
 PADDING_MIN_RESTATED = 0.8
@@ -50,15 +53,17 @@ def check_answer(*, answer: str, question: str, references: Sequence[str], pass_
 
     new_words = [word for word in answer_content if word not in question_content]
     repeated_share = 1.0 - len(new_words) / len(answer_content) if answer_content else 1.0
-    if not new_words:
+    answer_bigrams = bigrams(answer_tokens)
+    copied_share = len(answer_bigrams & bigrams(words(question))) / len(answer_bigrams) if answer_bigrams else 0.0
+    if not new_words and copied_share >= QUESTION_COPY_MIN_BIGRAM_SHARE:
         reasons.append("question_copy")
         cap, review = 0.0, True
-    elif (
+    elif not new_words or (
         len(answer_content) >= 4
         and repeated_share >= QUESTION_COPY_MIN_SHARE
         and len(set(new_words)) <= QUESTION_COPY_MAX_NEW
     ):
-        # Mostly the question's words: a teacher decides whether the few new ones are the answer.
+        # The question's words (almost) only: a teacher decides whether they answer it.
         reasons.append("question_copy")
         review = True
 
@@ -77,7 +82,6 @@ def check_answer(*, answer: str, question: str, references: Sequence[str], pass_
 
     reference_content = {word for reference in references for word in content_words(reference)}
     function_share = sum(word in STOPWORDS for word in answer_tokens) / len(answer_tokens) if answer_tokens else 0.0
-    answer_bigrams = bigrams(answer_tokens)
     for reference in references:
         own_content = set(content_words(reference))
         # A salad replays most of one reference; a short answer that happens to lack function words does not.
