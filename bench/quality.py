@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-quality")
     parser.add_argument("--no-stsb", action="store_true")
-    parser.add_argument("--notes", type=Path, default=None, help="Markdown appended to the block (analysis)")
+    parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
     args = parser.parse_args()
     command = "python bench/quality.py" + "".join(
         f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value

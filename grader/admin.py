@@ -110,6 +110,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "question", "student_ref", "external_id", "answer", "status", "similarity", "points", "best_reference",
         "model_version", "graded_at", "corrected_points", "error", "created_at",
     ]  # fmt: skip
+    readonly_fields += ["confidence", "review_reasons"]
     fieldsets = [
         (None, {"fields": ["question", "student_ref", "external_id", "answer", "created_at"]}),
         (
@@ -118,6 +119,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         ),
         ("Teacher's grade", {"fields": ["corrected_points", "correct_points", "correction_comment"]}),
     ]
+    fieldsets.insert(2, ("Review", {"fields": ["confidence", "review_reasons"]}))
     inlines = [CorrectionInline]
 
     def get_queryset(self, request):
