@@ -25,7 +25,11 @@ def test_feedback_protocol_writes_metrics_per_k_and_never_fits_on_the_held_out_s
     assert summary["per_k"]["2"]["n"] == 12  # two answers per question went in as corrections
     assert summary["score_column"] == "score" and not summary["partial"]
     assert summary["adversarial"]["n"] > 0
-    assert [split not in seen for split, seen in zip(summary["splits"], fitted_on, strict=True)] == [True] * 3
+    per_fold, deployment = fitted_on[:3], fitted_on[3:]
+    assert [split not in seen for split, seen in zip(summary["splits"], per_fold, strict=True)] == [True] * 3
+    # Only the calibration written out for a deployment sees every row.
+    assert deployment == [{"fold_a", "fold_b", "fold_c"}]
+    assert summary["full_calibration"]["cold"] is not None
     assert "| k (teacher grades per question)" in (out / "feedback.md").read_text()
     assert (out / "feedback_predictions.csv").read_text().count("\n") > 18
 

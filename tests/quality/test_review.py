@@ -65,3 +65,20 @@ def test_corrections_change_the_next_grade_at_once_without_retraining(
 def test_the_default_risk_releases_ordinary_grades(base_model_version, gradient_descent_question):
     submission = _grade(gradient_descent_question, "It is used when training models.", "vague")
     assert submission.status == Submission.Status.GRADED
+
+
+def test_a_calibration_written_by_evaluate_replaces_the_similarity_ramp(
+    base_model_version, gradient_descent_question, settings, tmp_path
+):
+    import json
+
+    from grader.scoring.calibration import Calibration, Linear
+    from grader.scoring.features import FEATURE_NAMES
+
+    # A deliberately flat calibration: every answer is worth 40 % of the points, whatever its similarity.
+    flat = Calibration(cold=Linear(coef=(0.0,) * len(FEATURE_NAMES), intercept=0.4))
+    path = tmp_path / "feedback.json"
+    path.write_text(json.dumps({"per_k": {}, "full_calibration": flat.to_dict()}))
+    settings.GRADER_CALIBRATION_PATH = str(path)
+    submission = _grade(gradient_descent_question, "It keeps nudging the parameters downhill on the loss.", "s")
+    assert submission.points == Decimal("2")
