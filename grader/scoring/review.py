@@ -22,6 +22,7 @@ from grader.scoring.calibration import Calibration, Evidence
 from grader.scoring.decision import Decision, decide
 from grader.scoring.encoder import Encoder
 from grader.scoring.features import MIN_PEERS, answer_features
+from grader.scoring.references import reference_vectors
 
 _prompt_lock = threading.Lock()
 _prompt_vectors: dict[tuple[int | None, str], np.ndarray] = {}
@@ -88,8 +89,9 @@ def _evidence(
         # Corrected before this model version existed: encode once now, graded as if new.
         texts = [by_sha[sha][0] for sha in missing]
         vectors = encoder.encode(texts)
-        references = [reference.text for reference in question.reference_answers.all()]
-        reference_matrix = encoder.encode(references)
+        reference_rows = list(question.reference_answers.all())
+        references = [reference.text for reference in reference_rows]
+        reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=reference_rows)
         for sha, text, vector in zip(missing, texts, vectors, strict=True):
             features = answer_features(
                 similarity=float(np.max(reference_matrix @ vector)),
