@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -41,6 +41,13 @@ class Question(models.Model):
         help_text="Similarity at or above which an answer earns full points (default from settings).",
     )
     archived_at = models.DateTimeField(null=True, blank=True)
+    review_risk = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Accepted probability that an auto grade falls on the wrong side of the pass mark; riskier grades "
+        "go to review (default from settings).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -209,6 +216,10 @@ class Submission(models.Model):
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
     )
     graded_at = models.DateTimeField(null=True, blank=True)
+    confidence = models.FloatField(
+        null=True, blank=True, help_text="Probability that a teacher would agree on pass or fail."
+    )
+    review_reasons = models.CharField(max_length=200, blank=True, help_text="Why the grade awaits a teacher.")
     grading_started_at = models.DateTimeField(null=True, blank=True)
     grading_task_id = models.CharField(
         max_length=64, blank=True, help_text="The Celery task holding the grading claim; its redelivery may retake it."
@@ -349,3 +360,27 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} ({self.last_seen_at:%Y-%m-%d %H:%M:%S})"
+
+
+class AnswerEmbedding(models.Model):
+    """An answer to a question as one model version sees it: the class's consensus and the neighbours of corrections.
+
+    Keyed by the answer's text, so identical answers are stored once and a correction finds its answer's vector.
+    """
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answer_embeddings")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="answer_embeddings")
+    text_sha256 = models.CharField(max_length=64)
+    vector = models.BinaryField(help_text="float32 little-endian, L2-normalized.")
+    cold_fraction = models.FloatField(help_text="The grade before any correction, as a fraction of max_points.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "model_version", "text_sha256"], name="one_answer_embedding_per_text_and_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"answer embedding {self.text_sha256[:8]} of question {self.question_id}"

@@ -259,6 +259,15 @@ GRADER_GRADING_BATCH_SIZE = env.int("GRADER_GRADING_BATCH_SIZE", default=32)
 GRADER_ZERO_CREDIT_SIMILARITY = env.float("GRADER_ZERO_CREDIT_SIMILARITY", default=0.25)
 GRADER_FULL_CREDIT_SIMILARITY = env.float("GRADER_FULL_CREDIT_SIMILARITY", default=0.75)
 GRADER_POINTS_STEP = env.float("GRADER_POINTS_STEP", default=0.5)
+# Calibration, confidence and review (issue 6). The pass mark is a fraction of max_points. A grade whose
+# probability of landing on the wrong side of it exceeds the risk goes to review; 0.5 reviews only what the
+# adversarial guards flag. CALIBRATION_PATH: a JSON written by `manage.py evaluate` (empty: the linear ramp).
+GRADER_PASS_FRACTION = env.float("GRADER_PASS_FRACTION", default=0.5)
+GRADER_REVIEW_RISK = env.float("GRADER_REVIEW_RISK", default=0.5)
+GRADER_CALIBRATION_PATH = env.str("GRADER_CALIBRATION_PATH", default="")
+# How many of a question's earlier answers form its consensus, and how many corrections act as evidence.
+GRADER_CONSENSUS_MAX_ANSWERS = env.int("GRADER_CONSENSUS_MAX_ANSWERS", default=500)
+GRADER_EVIDENCE_MAX_CORRECTIONS = env.int("GRADER_EVIDENCE_MAX_CORRECTIONS", default=50)
 
 # Fine-tuning defaults: the seed card's hyperparameters.
 GRADER_TRAIN_BATCH_SIZE = env.int("GRADER_TRAIN_BATCH_SIZE", default=16)

@@ -47,3 +47,12 @@ def quadratic_weighted_kappa(a: np.ndarray, b: np.ndarray, max_rating: int) -> f
     if denominator == 0:
         return None
     return float(1.0 - (weights * observed).sum() / denominator)
+
+
+def binary_agreement(*, predicted: Sequence[float], human: Sequence[float], threshold: float) -> dict[str, float]:
+    """Accuracy and weighted F1 for right/wrong labels; a prediction at or above ``threshold`` counts as right."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    h = [int(value >= threshold) for value in human]
+    p = [int(value >= threshold) for value in predicted]
+    return {"accuracy": float(accuracy_score(h, p)), "weighted_f1": float(f1_score(h, p, average="weighted"))}

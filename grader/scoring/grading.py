@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from django.conf import settings
 
 from grader.models import ModelVersion, Question, ReferenceAnswer
 from grader.scoring.encoder import Encoder
-from grader.scoring.points import similarity_to_points
 from grader.scoring.references import reference_vectors, reference_vectors_for
+from grader.scoring.review import review_answers
 
 
 @dataclass(frozen=True)
@@ -21,6 +20,9 @@ class Score:
     points: Decimal
     best_reference: ReferenceAnswer
     similarities: tuple[float, ...]  # one per reference answer, in the question's order
+    confidence: float | None = None  # probability that a teacher would agree on pass or fail
+    needs_review: bool = False
+    review_reasons: tuple[str, ...] = ()
 
 
 def score_answers(
@@ -32,7 +34,7 @@ def score_answers(
     answer_matrix: np.ndarray | None = None,
     reference_matrix: np.ndarray | None = None,
 ) -> list[Score]:
-    """Best cosine similarity over the question's references for each answer, mapped to points.
+    """Best cosine similarity over the question's references for each answer, calibrated to points.
 
     Answers are encoded together in one call: that is where the time goes, and batching is what makes it fast.
     ``answer_matrix`` and ``reference_matrix``, when given, are those encodings done already (by
@@ -46,25 +48,28 @@ def score_answers(
     if answer_matrix is None:
         answer_matrix = encoder.encode(list(answers))
     similarity_matrix = np.clip(answer_matrix @ reference_matrix.T, -1.0, 1.0)
-    zero_credit = question.zero_credit_similarity
-    full_credit = question.full_credit_similarity
+    # Calibration, confidence and review (grader.scoring.review): similarities → points, confidence, needs_review.
+    decisions = review_answers(
+        encoder=encoder,
+        model_version=model_version,
+        question=question,
+        answers=list(answers),
+        answer_vectors=answer_matrix,
+        reference_similarities=similarity_matrix,
+        references=[reference.text for reference in references],
+    )
     scores = []
-    for row in similarity_matrix:
+    for row, decision in zip(similarity_matrix, decisions, strict=True):
         best = int(np.argmax(row))
-        similarity = float(row[best])
-        points = similarity_to_points(
-            similarity=similarity,
-            max_points=question.max_points,
-            zero_credit=settings.GRADER_ZERO_CREDIT_SIMILARITY if zero_credit is None else zero_credit,
-            full_credit=settings.GRADER_FULL_CREDIT_SIMILARITY if full_credit is None else full_credit,
-            step=settings.GRADER_POINTS_STEP,
-        )
         scores.append(
             Score(
-                similarity=similarity,
-                points=points,
+                similarity=float(row[best]),
+                points=decision.points,
                 best_reference=references[best],
                 similarities=tuple(float(value) for value in row),
+                confidence=decision.confidence,
+                needs_review=decision.needs_review,
+                review_reasons=decision.reasons,
             )
         )
     return scores

@@ -204,7 +204,10 @@ def _submissions_score_and_record(
 def _graded_fields(*, score: Score, version: ModelVersion, graded_at: datetime) -> dict:
     """What a grade writes on its submission row: one place, whether one submission is graded or a batch."""
     return {
-        "status": Submission.Status.GRADED,
+        # A grade the scoring step is not sure of, or an answer that looks built to fool it, waits for a teacher.
+        "status": Submission.Status.NEEDS_REVIEW if score.needs_review else Submission.Status.GRADED,
+        "confidence": score.confidence,
+        "review_reasons": ",".join(score.review_reasons)[:200],
         "similarity": score.similarity,
         "points": score.points,
         "best_reference": score.best_reference,

@@ -145,6 +145,7 @@ class SubmissionAdmin(CourseScopedAdmin):
     readonly_fields = [
         "question", "student_ref", "external_id", "answer", "status", "similarity", "points", "best_reference",
         "model_version", "graded_at", "corrected_points", "corrected_by", "error", "created_at",
+        "confidence", "review_reasons",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["question", "student_ref", "external_id", "answer", "created_at"]}),
@@ -152,6 +153,7 @@ class SubmissionAdmin(CourseScopedAdmin):
             "Auto grade",
             {"fields": ["status", "similarity", "points", "best_reference", "model_version", "graded_at", "error"]},
         ),
+        ("Review", {"fields": ["confidence", "review_reasons"]}),
         ("Teacher's grade", {"fields": ["corrected_points", "corrected_by", "correct_points", "correction_comment"]}),
     ]
     inlines = [CorrectionInline]

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from grader.scoring.encoder import base_model_path
+from grader.services.model_versions import hyperparameters_from_settings
+from training.protocols import PROTOCOLS, run_protocol
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure grader against human grades in a CSV (question_id, question, reference_answer, student_answer, "
+        "score, max_score, split): 'folds' grades each split with a model and calibration trained on the others; "
+        "'feedback' adds k teacher grades per question (k = 0, 2, 5, 10, 20) before grading the rest."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("csv_path", type=Path)
+        parser.add_argument("--protocol", choices=PROTOCOLS, required=True)
+        parser.add_argument("--folds", type=int, default=None, help="run only the first N splits (a quick look)")
+        parser.add_argument("--questions", type=int, default=None, help="grade only N questions per held-out split")
+        parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "evaluate")
+        parser.add_argument(
+            "--epochs",
+            type=int,
+            default=None,
+            help="fine-tuning epochs per fold through the production pipeline; 0 grades with the base model "
+            "(default: GRADER_TRAIN_EPOCHS for folds, 0 for feedback, where corrections act before any retraining)",
+        )
+        parser.add_argument("--no-seed-pairs", action="store_true", help="fine-tune on the CSV's training rows only")
+
+    def handle(self, *args, csv_path: Path, protocol: str, folds, questions, out: Path, epochs, **options):
+        if not csv_path.exists():
+            raise CommandError(f"{csv_path} does not exist")
+        from tqdm import tqdm
+
+        hyperparameters = hyperparameters_from_settings()
+        if epochs is None:
+            epochs = hyperparameters.epochs if protocol == "folds" else 0
+        if epochs > 0:
+            from dataclasses import replace
+
+            hyperparameters = replace(hyperparameters, epochs=epochs)
+        summary = run_protocol(
+            csv_path=csv_path,
+            protocol=protocol,
+            out_dir=out,
+            base_model_dir=base_model_path(),
+            hyperparameters=hyperparameters if epochs > 0 else None,
+            seed_pairs_path=None if options["no_seed_pairs"] else settings.GRADER_SEED_PAIRS,
+            folds=folds,
+            questions=questions,
+            progress=lambda splits: tqdm(splits, desc=f"{protocol}: held-out splits", unit="split"),
+        )
+        self.stdout.write((out / f"{protocol}.md").read_text(encoding="utf-8"))
+        self.stdout.write(f"written: {out / (protocol + '.json')}, {out / (protocol + '.md')}")
+        if summary["partial"]:
+            self.stdout.write(self.style.WARNING("partial run (--folds/--questions): not comparable with published"))

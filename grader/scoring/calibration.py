@@ -1,0 +1,166 @@
+"""From features to a grade in [0, 1] of the question's points, and how sure we are. Pure Python + numpy.
+
+Two stages, both linear so they fit in a few milliseconds and serialize to a small JSON document:
+
+* cold: features of the answer → fraction of full points, fitted on human-graded answers to *other* questions;
+* feedback: the question's own teacher corrections, effective at once (no retraining): the cold model's mean
+  error on them (shrunk towards 0 when there are few) and the grades of the most similar corrected answers.
+
+Without a fitted calibration the cold stage is the linear similarity ramp the service always used, and the
+feedback stage adds the shrunk mean error, so a question's first corrections already move its grades.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader.scoring.features import FEATURE_NAMES
+
+FEEDBACK_FEATURE_NAMES = ("cold", "shift", "neighbours", "neighbours_x_closeness", "closeness")
+# Pseudo-count of the shift's shrinkage: with k corrections the mean error counts k / (k + SHRINK).
+SHIFT_SHRINK = 3.0
+# Sharpness of the neighbour weights: cosine 0.05 apart is a factor e between two corrected answers.
+NEIGHBOUR_TEMPERATURE = 0.05
+DEFAULT_ERROR_STD = 0.2  # of full points: the cold model's typical error before anything is known
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A question's teacher-graded answers: the teacher's fraction, the cold prediction, the answer's vector."""
+
+    teacher: np.ndarray  # shape (k,)
+    cold: np.ndarray  # shape (k,)
+    vectors: np.ndarray  # shape (k, dim), L2-normalized; may be (k, 0) when unknown
+
+    @classmethod
+    def empty(cls) -> Evidence:
+        return cls(teacher=np.zeros(0), cold=np.zeros(0), vectors=np.zeros((0, 0), dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.teacher)
+
+
+@dataclass(frozen=True)
+class Linear:
+    coef: tuple[float, ...]
+    intercept: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=float) @ np.asarray(self.coef) + self.intercept
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray) -> tuple[Linear, float]:
+    """Ridge regression, its strength chosen by leave-one-out on the data given (never on held-out data).
+
+    Returns the model and the standard deviation of its residuals on that data.
+    """
+    from sklearn.linear_model import RidgeCV
+
+    model = RidgeCV(alphas=(0.01, 0.1, 1.0, 10.0, 100.0)).fit(x, y)
+    linear = Linear(coef=tuple(float(c) for c in model.coef_), intercept=float(model.intercept_))
+    residual_std = float(np.std(y - np.clip(linear.predict(x), 0.0, 1.0)))
+    return linear, residual_std
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted calibration, or the defaults when ``cold``/``feedback`` are None."""
+
+    cold: Linear | None = None
+    feedback: Linear | None = None
+    error_std: float = DEFAULT_ERROR_STD
+    zero_credit: float = 0.25  # the default cold ramp, used when ``cold`` is None
+    full_credit: float = 0.75
+    meta: dict = field(default_factory=dict)
+
+    def cold_fraction(self, features: np.ndarray) -> float:
+        if self.cold is None:
+            similarity = float(features[0])
+            if not math.isfinite(similarity) or self.full_credit <= self.zero_credit:
+                return 0.0
+            return _clip01((similarity - self.zero_credit) / (self.full_credit - self.zero_credit))
+        return _clip01(float(self.cold.predict(features[None, :])[0]))
+
+    def fraction(self, *, cold: float, vector: np.ndarray | None, evidence: Evidence) -> float:
+        if len(evidence) == 0:
+            return cold
+        row = feedback_features(cold=cold, vector=vector, evidence=evidence)
+        if self.feedback is None:
+            return _clip01(row[0] + row[1])
+        return _clip01(float(self.feedback.predict(row[None, :])[0]))
+
+    def to_dict(self) -> dict:
+        def linear(model: Linear | None) -> dict | None:
+            return None if model is None else {"coef": list(model.coef), "intercept": model.intercept}
+
+        return {
+            "features": list(FEATURE_NAMES),
+            "feedback_features": list(FEEDBACK_FEATURE_NAMES),
+            "cold": linear(self.cold),
+            "feedback": linear(self.feedback),
+            "error_std": self.error_std,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, *, zero_credit: float = 0.25, full_credit: float = 0.75) -> Calibration:
+        if data.get("features") != list(FEATURE_NAMES):
+            raise ValueError("calibration was fitted on other features; refit it with `manage.py evaluate`")
+
+        def linear(value: dict | None) -> Linear | None:
+            return None if value is None else Linear(coef=tuple(value["coef"]), intercept=float(value["intercept"]))
+
+        return cls(
+            cold=linear(data.get("cold")),
+            feedback=linear(data.get("feedback")),
+            error_std=float(data.get("error_std", DEFAULT_ERROR_STD)),
+            zero_credit=zero_credit,
+            full_credit=full_credit,
+            meta=data.get("meta", {}),
+        )
+
+
+def feedback_features(*, cold: float, vector: np.ndarray | None, evidence: Evidence) -> np.ndarray:
+    k = len(evidence)
+    shift = float(np.mean(evidence.teacher - evidence.cold)) * k / (k + SHIFT_SHRINK)
+    if vector is None or evidence.vectors.shape[1] == 0:
+        return np.array([cold, shift, cold, 0.0, 0.0])
+    similarities = evidence.vectors @ vector
+    weights = np.exp((similarities - similarities.max()) / NEIGHBOUR_TEMPERATURE)
+    neighbours = float(weights @ evidence.teacher / weights.sum())
+    closeness = float(similarities.max())
+    return np.array([cold, shift, neighbours, neighbours * closeness, closeness])
+
+
+def error_std(*, calibration: Calibration, evidence: Evidence) -> float:
+    """How far a grade of this question may be from the teacher's, in fractions of full points.
+
+    Starts from the calibration's residual spread; a question's own corrections (what the grade would have been
+    against what the teacher gave) pull it towards their observed spread as they accumulate.
+    """
+    k = len(evidence)
+    prior = calibration.error_std
+    if k < 3:
+        return prior
+    observed = float(np.sqrt(np.mean((evidence.teacher - evidence.cold) ** 2)))
+    return math.sqrt((prior**2 * SHIFT_SHRINK + observed**2 * k) / (SHIFT_SHRINK + k))
+
+
+def pass_confidence(*, fraction: float, pass_fraction: float, std: float) -> float:
+    """Probability that the teacher's grade falls on the same side of the pass mark, under a normal error model.
+
+    This is what matters to a student: a grade off by half a point hurts when it flips pass and fail.
+    """
+    if std <= 0:
+        return 1.0
+    z = abs(fraction - pass_fraction) / std
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _clip01(value: float) -> float:
+    if not math.isfinite(value):
+        return 0.0
+    return min(1.0, max(0.0, value))

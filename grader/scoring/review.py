@@ -1,0 +1,178 @@
+"""The step after the similarities: calibrated points, a confidence, and whether a teacher must look first.
+
+Reads what the question has taught us so far (the class's earlier answers, the teacher's corrections) and stores
+each answer's vector for the answers after it. Effective at once: a correction changes the next grade, no
+retraining needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from decimal import Decimal
+from functools import lru_cache
+
+import numpy as np
+from django.conf import settings
+
+from grader.models import AnswerEmbedding, ModelVersion, Question, Submission
+from grader.scoring.calibration import Calibration, Evidence
+from grader.scoring.decision import Decision, decide
+from grader.scoring.encoder import Encoder
+from grader.scoring.features import MIN_PEERS, answer_features
+from grader.scoring.references import reference_vectors
+
+_prompt_lock = threading.Lock()
+_prompt_vectors: dict[tuple[int | None, str], np.ndarray] = {}
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _load_calibration(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def calibration_for(question: Question) -> Calibration:
+    zero = question.zero_credit_similarity
+    full = question.full_credit_similarity
+    zero = settings.GRADER_ZERO_CREDIT_SIMILARITY if zero is None else zero
+    full = settings.GRADER_FULL_CREDIT_SIMILARITY if full is None else full
+    if settings.GRADER_CALIBRATION_PATH:
+        data = _load_calibration(settings.GRADER_CALIBRATION_PATH)
+        return Calibration.from_dict(data.get("full_calibration", data), zero_credit=zero, full_credit=full)
+    return Calibration(zero_credit=zero, full_credit=full)
+
+
+def _prompt_vector(encoder: Encoder, prompt: str) -> np.ndarray:
+    key = (encoder.version_id, _sha(prompt))
+    with _prompt_lock:
+        vector = _prompt_vectors.get(key)
+    if vector is None:
+        vector = encoder.encode([prompt])[0]
+        with _prompt_lock:
+            if len(_prompt_vectors) > 2048:
+                _prompt_vectors.clear()
+            _prompt_vectors[key] = vector
+    return vector
+
+
+def _vector(row: AnswerEmbedding) -> np.ndarray:
+    return np.frombuffer(bytes(row.vector), dtype="<f4")
+
+
+def _evidence(
+    *, encoder: Encoder, model_version: ModelVersion, question: Question, calibration: Calibration, prompt_vector
+) -> Evidence:
+    """The question's corrected answers: the teacher's grade, the grade before correction, and the vector."""
+    corrected = list(
+        Submission.objects.filter(question=question, corrected_points__isnull=False)
+        .order_by("-updated_at")
+        .values_list("answer", "corrected_points")[: settings.GRADER_EVIDENCE_MAX_CORRECTIONS]
+    )
+    if not corrected:
+        return Evidence.empty()
+    by_sha = {_sha(answer): (answer, points) for answer, points in corrected}
+    stored = {
+        row.text_sha256: row
+        for row in AnswerEmbedding.objects.filter(
+            question=question, model_version=model_version, text_sha256__in=by_sha
+        )
+    }
+    missing = [sha for sha in by_sha if sha not in stored]
+    if missing:
+        # Corrected before this model version existed: encode once now, graded as if new.
+        texts = [by_sha[sha][0] for sha in missing]
+        vectors = encoder.encode(texts)
+        reference_rows = list(question.reference_answers.all())
+        references = [reference.text for reference in reference_rows]
+        reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=reference_rows)
+        for sha, text, vector in zip(missing, texts, vectors, strict=True):
+            features = answer_features(
+                similarity=float(np.max(reference_matrix @ vector)),
+                question_similarity=float(prompt_vector @ vector),
+                consensus=None,
+                answer=text,
+                question=question.prompt,
+                references=references,
+            )
+            stored[sha], _ = AnswerEmbedding.objects.get_or_create(
+                question=question,
+                model_version=model_version,
+                text_sha256=sha,
+                defaults={
+                    "vector": vector.astype("<f4").tobytes(),
+                    "cold_fraction": calibration.cold_fraction(features),
+                },
+            )
+    max_points = float(question.max_points)
+    shas = list(by_sha)
+    return Evidence(
+        teacher=np.array([float(by_sha[sha][1]) / max_points for sha in shas]),
+        cold=np.array([stored[sha].cold_fraction for sha in shas]),
+        vectors=np.stack([_vector(stored[sha]) for sha in shas]),
+    )
+
+
+def review_answers(
+    *,
+    encoder: Encoder,
+    model_version: ModelVersion,
+    question: Question,
+    answers: Sequence[str],
+    answer_vectors: np.ndarray,
+    reference_similarities: np.ndarray,
+    references: Sequence[str],
+) -> list[Decision]:
+    """One decision per answer. ``reference_similarities``: shape (answers, references)."""
+    calibration = calibration_for(question)
+    prompt_vector = _prompt_vector(encoder, question.prompt)
+    evidence = _evidence(encoder=encoder, model_version=model_version, question=question, calibration=calibration,
+                         prompt_vector=prompt_vector)  # fmt: skip
+    peers = AnswerEmbedding.objects.filter(question=question, model_version=model_version).order_by("-id")
+    peer_rows = list(peers.values_list("text_sha256", "vector")[: settings.GRADER_CONSENSUS_MAX_ANSWERS])
+    peer_total = np.zeros(answer_vectors.shape[1], dtype=np.float64)
+    peer_shas = set()
+    for sha, vector in peer_rows:
+        peer_total += np.frombuffer(bytes(vector), dtype="<f4")
+        peer_shas.add(sha)
+    risk = settings.GRADER_REVIEW_RISK if question.review_risk is None else question.review_risk
+    decisions = []
+    for answer, vector, similarities in zip(answers, answer_vectors, reference_similarities, strict=True):
+        sha = _sha(answer)
+        total, count = peer_total, len(peer_shas)
+        if sha in peer_shas:  # the same text seen before must not vote for itself
+            total, count = peer_total - vector, count - 1
+        norm = float(np.linalg.norm(total))
+        decision = decide(
+            similarity=float(np.max(similarities)),
+            question_similarity=float(prompt_vector @ vector),
+            consensus=float(vector @ total / norm) if count >= MIN_PEERS and norm > 0 else None,
+            vector=vector,
+            answer=answer,
+            question=question.prompt,
+            references=references,
+            evidence=evidence,
+            calibration=calibration,
+            max_points=Decimal(question.max_points),
+            step=settings.GRADER_POINTS_STEP,
+            pass_fraction=settings.GRADER_PASS_FRACTION,
+            review_risk=risk,
+        )
+        decisions.append(decision)
+        if sha not in peer_shas and answer.strip():
+            cold = decision.cold_fraction
+            AnswerEmbedding.objects.get_or_create(
+                question=question,
+                model_version=model_version,
+                text_sha256=sha,
+                defaults={"vector": np.asarray(vector, dtype="<f4").tobytes(), "cold_fraction": cold},
+            )
+            peer_total = peer_total + vector
+            peer_shas.add(sha)
+    return decisions

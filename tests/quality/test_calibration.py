@@ -1,0 +1,134 @@
+"""Calibration, confidence and guards as plain functions (no model, no database)."""
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from grader.scoring.calibration import (
+    Calibration,
+    Evidence,
+    Linear,
+    error_std,
+    feedback_features,
+    fit_linear,
+    pass_confidence,
+)
+from grader.scoring.features import FEATURE_NAMES
+from grader.scoring.guards import check_answer
+from grader.scoring.points import similarity_to_points
+
+
+def _features(similarity: float) -> np.ndarray:
+    row = np.zeros(len(FEATURE_NAMES))
+    row[0] = similarity
+    return row
+
+
+def _evidence(teacher, cold, vectors=None) -> Evidence:
+    teacher, cold = np.array(teacher, dtype=float), np.array(cold, dtype=float)
+    return Evidence(teacher=teacher, cold=cold, vectors=np.zeros((len(teacher), 0)) if vectors is None else vectors)
+
+
+@pytest.mark.parametrize("similarity", [-0.2, 0.0, 0.25, 0.4, 0.5, 0.61, 0.75, 0.9, 1.0])
+def test_without_a_fitted_calibration_the_cold_grade_is_the_similarity_ramp(similarity):
+    calibration = Calibration(zero_credit=0.25, full_credit=0.75)
+    fraction = calibration.cold_fraction(_features(similarity))
+    expected = similarity_to_points(
+        similarity=similarity, max_points=Decimal("1"), zero_credit=0.25, full_credit=0.75, step=0
+    )
+    assert fraction == pytest.approx(float(expected), abs=0.01)
+
+
+def test_a_questions_corrections_pull_its_grades_towards_the_teacher_more_as_they_accumulate():
+    calibration = Calibration()
+    one = calibration.fraction(cold=0.8, vector=None, evidence=_evidence([0.3], [0.8]))
+    five = calibration.fraction(cold=0.8, vector=None, evidence=_evidence([0.3] * 5, [0.8] * 5))
+    assert calibration.fraction(cold=0.8, vector=None, evidence=Evidence.empty()) == 0.8
+    assert 0.3 < five < one < 0.8
+
+
+def test_the_nearest_corrected_answer_dominates_the_neighbour_evidence():
+    vectors = np.eye(3, dtype=np.float32)
+    evidence = _evidence([1.0, 0.0, 0.0], [0.5, 0.5, 0.5], vectors)
+    row = feedback_features(cold=0.5, vector=np.array([0.98, 0.2, 0.0]), evidence=evidence)
+    assert row[2] > 0.9  # neighbours
+    assert row[4] == pytest.approx(0.98)  # closeness
+
+
+def test_ridge_fit_recovers_a_linear_relation_and_survives_a_round_trip_to_json():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, len(FEATURE_NAMES)))
+    y = 0.5 + 0.1 * x[:, 0] - 0.05 * x[:, 2]
+    model, residual = fit_linear(x, y)
+    assert model.coef[0] == pytest.approx(0.1, abs=0.01)
+    assert residual < 0.05
+    calibration = Calibration(cold=model, feedback=Linear(coef=(1, 0, 0, 0, 0), intercept=0.0), error_std=0.1)
+    again = Calibration.from_dict(calibration.to_dict())
+    assert again.cold_fraction(x[0]) == pytest.approx(calibration.cold_fraction(x[0]))
+    assert again.error_std == 0.1
+
+
+def test_a_calibration_fitted_on_other_features_is_refused():
+    data = Calibration().to_dict() | {"features": ["similarity"]}
+    with pytest.raises(ValueError, match="other features"):
+        Calibration.from_dict(data)
+
+
+def test_confidence_is_even_at_the_pass_mark_and_grows_with_distance_and_precision():
+    at_mark = pass_confidence(fraction=0.5, pass_fraction=0.5, std=0.2)
+    near = pass_confidence(fraction=0.6, pass_fraction=0.5, std=0.2)
+    far = pass_confidence(fraction=0.9, pass_fraction=0.5, std=0.2)
+    precise = pass_confidence(fraction=0.6, pass_fraction=0.5, std=0.05)
+    assert at_mark == pytest.approx(0.5)
+    assert at_mark < near < far < 1.0
+    assert precise > near
+
+
+def test_error_spread_follows_a_questions_own_corrections_once_there_are_enough():
+    calibration = Calibration(error_std=0.2)
+    assert error_std(calibration=calibration, evidence=_evidence([0.0, 1.0], [1.0, 0.0])) == 0.2
+    wild = error_std(calibration=calibration, evidence=_evidence([0.0, 1.0] * 5, [1.0, 0.0] * 5))
+    exact = error_std(calibration=calibration, evidence=_evidence([0.5] * 10, [0.5] * 10))
+    assert exact < 0.2 < wild
+
+
+QUESTION = "What is a pointer in C++?"
+REFERENCE = "A pointer is a variable that holds the memory address of another variable."
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "A pointer is a variable that holds the address in memory of some other variable.",
+        "It stores the address where another value lives in memory.",
+        "main",
+        "A variable holding an address. It is not the value itself, just where it is.",
+    ],
+)
+def test_guards_leave_genuine_answers_alone(answer):
+    result = check_answer(answer=answer, question=QUESTION, references=[REFERENCE], pass_fraction=0.5)
+    assert result.cap_fraction is None
+    assert not result.needs_review
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("A pointer is not a variable that holds the memory address of another variable.", "negation"),
+        ("address variable memory pointer holds variable", "keyword_salad"),
+        ("What is a pointer in C++?", "question_copy"),
+        ("What is a pointer in C++? The weather was lovely and we went hiking in the hills by the lake all day.",
+         "padding"),
+    ],
+)  # fmt: skip
+def test_guards_flag_answers_built_to_fool_the_model(answer, reason):
+    result = check_answer(answer=answer, question=QUESTION, references=[REFERENCE], pass_fraction=0.5)
+    assert reason in result.reasons
+    assert result.needs_review
+
+
+def test_a_blank_answer_earns_nothing_without_bothering_a_teacher():
+    result = check_answer(answer=" \n\t", question=QUESTION, references=[REFERENCE], pass_fraction=0.5)
+    assert result.cap_fraction == 0.0
+    assert not result.needs_review

@@ -1,0 +1,49 @@
+"""`manage.py evaluate` on a tiny CSV: nested protocols, reports written, nothing fitted on held-out rows."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+import training.evaluation as evaluation
+
+
+def test_feedback_protocol_writes_metrics_per_k_and_never_fits_on_the_held_out_split(tiny_csv, tmp_path, monkeypatch):
+    fitted_on: list[set[str]] = []
+    original = evaluation.fit_calibration
+
+    def spy(items, indices, table, **kwargs):
+        fitted_on.append({items[i].split for i in indices})
+        return original(items, indices, table, **kwargs)
+
+    monkeypatch.setattr(evaluation, "fit_calibration", spy)
+    out = tmp_path / "out"
+    call_command("evaluate", str(tiny_csv), protocol="feedback", out=out, epochs=0)
+    summary = json.loads((out / "feedback.json").read_text())
+    assert set(summary["per_k"]) == {"0", "2", "5"}  # with 6 answers per question, k = 10 or 20 leaves none
+    assert summary["per_k"]["0"]["n"] == 18
+    assert summary["per_k"]["2"]["n"] == 12  # two answers per question went in as corrections
+    assert summary["score_column"] == "score" and not summary["partial"]
+    assert summary["adversarial"]["n"] > 0
+    per_fold, deployment = fitted_on[:3], fitted_on[3:]
+    assert [split not in seen for split, seen in zip(summary["splits"], per_fold, strict=True)] == [True] * 3
+    # Only the calibration written out for a deployment sees every row.
+    assert deployment == [{"fold_a", "fold_b", "fold_c"}]
+    assert summary["full_calibration"]["cold"] is not None
+    assert "| k (teacher grades per question)" in (out / "feedback.md").read_text()
+    assert (out / "feedback_predictions.csv").read_text().count("\n") > 18
+
+
+def test_a_limited_run_is_marked_partial(tiny_csv, tmp_path):
+    out = tmp_path / "out"
+    call_command("evaluate", str(tiny_csv), protocol="folds", out=out, epochs=0, folds=1, questions=1)
+    summary = json.loads((out / "folds.json").read_text())
+    assert summary["partial"] and summary["folds_run"] == 1
+    assert summary["n_items"] == 6
+
+
+def test_an_unknown_file_is_a_command_error(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("evaluate", str(tmp_path / "missing.csv"), protocol="folds", out=tmp_path, epochs=0)

@@ -1,0 +1,33 @@
+"""Agreement metrics on hand-checkable data."""
+
+import numpy as np
+import pytest
+
+from training.metrics import agreement
+
+
+def test_perfect_agreement():
+    metrics = agreement(predicted=[0, 2.5, 5, 4], human=[0, 2.5, 5, 4], max_score=5)
+    assert metrics["pearson"] == pytest.approx(1.0)
+    assert metrics["rmse"] == 0 and metrics["mae"] == 0
+    assert metrics["qwk"] == pytest.approx(1.0)
+
+
+def test_errors_on_the_score_scale():
+    metrics = agreement(predicted=[1, 2, 3, 4], human=[2, 2, 3, 2], max_score=5)
+    assert metrics["rmse"] == pytest.approx(np.sqrt((1 + 0 + 0 + 4) / 4))
+    assert metrics["mae"] == pytest.approx(3 / 4)
+
+
+def test_a_constant_prediction_has_no_correlation_rather_than_zero():
+    metrics = agreement(predicted=[3, 3, 3], human=[1, 4, 5], max_score=5)
+    assert metrics["pearson"] is None and metrics["spearman"] is None
+    assert metrics["rmse"] > 0
+
+
+def test_binary_metrics_for_right_wrong_labels():
+    from training.metrics import binary_agreement
+
+    metrics = binary_agreement(predicted=[0.9, 0.2, 0.7, 0.4], human=[1, 0, 0, 0], threshold=0.5)
+    assert metrics["accuracy"] == pytest.approx(0.75)
+    assert 0 < metrics["weighted_f1"] < 1

@@ -1,0 +1,211 @@
+"""Run an evaluation protocol end to end: models per fold, cached encodings, progress, JSON + Markdown reports."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv
+from training.evaluation import (
+    DEFAULT_KS,
+    DEFAULT_SEEDS,
+    Item,
+    fit_full_calibration,
+    grade_fold,
+    load_items,
+    summarize,
+)
+from training.finetune import Hyperparameters, fine_tune
+
+logger = logging.getLogger(__name__)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PROTOCOLS = ("folds", "feedback")
+
+
+class CachedEncoder:
+    """Encodes with one model directory; vectors are kept on disk, so a rerun with the same model is free."""
+
+    def __init__(self, model_dir: str | Path, cache_dir: Path):
+        self.model_dir = str(model_dir)
+        self._model = None
+        key = hashlib.sha256(self.model_dir.encode("utf-8")).hexdigest()[:16]
+        self.cache_path = cache_dir / f"{key}.npz"
+        self._cache: dict[str, np.ndarray] = {}
+        if self.cache_path.exists():
+            with np.load(self.cache_path, allow_pickle=False) as data:
+                self._cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        if missing:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.model_dir, device="cpu")
+            vectors = self._model.encode(
+                missing, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+            )
+            self._cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            texts_all = list(self._cache)
+            np.savez(self.cache_path, texts=np.array(texts_all), vectors=np.stack([self._cache[t] for t in texts_all]))
+        return np.stack([self._cache[text] for text in texts])
+
+
+def training_pairs(items: Sequence[Item], seed_pairs: Sequence[Pair]) -> list[Pair]:
+    """The production recipe: graded answers as (answer, reference, grade) pairs, then the seed pairs."""
+    graded = [Pair(item.answer, item.reference, min(1.0, max(0.0, item.fraction))) for item in items]
+    return build_training_set(corrections=graded, seed_pairs=seed_pairs)
+
+
+def fold_model(
+    *,
+    items: Sequence[Item],
+    test_split: str,
+    base_model_dir: Path,
+    out_dir: Path,
+    hyperparameters: Hyperparameters,
+    seed_pairs: Sequence[Pair],
+) -> Path:
+    """The model trained without ``test_split``, fine-tuned once and reused while its dataset is unchanged."""
+    pairs = training_pairs([item for item in items if item.split != test_split], seed_pairs)
+    digest = dataset_sha256(pairs)[:12]
+    target = out_dir / "models" / f"{test_split}-e{hyperparameters.epochs}-{digest}"
+    if (target / "modules.json").exists():
+        return target
+    logger.info("fine-tuning without %s on %s pairs", test_split, len(pairs))
+    fine_tune(base_model_dir=base_model_dir, pairs=pairs, output_dir=target, hyperparameters=hyperparameters)
+    return target
+
+
+def run_protocol(
+    *,
+    csv_path: str | Path,
+    protocol: str,
+    out_dir: str | Path,
+    base_model_dir: str | Path,
+    hyperparameters: Hyperparameters | None,
+    seed_pairs_path: str | Path | None = None,
+    folds: int | None = None,
+    questions: int | None = None,
+    ks: Sequence[int] | None = None,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    progress: Callable[[Sequence], Sequence] | None = None,
+) -> dict:
+    """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}")
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = load_items(csv_path)
+    ks = tuple(ks) if ks is not None else ((0,) if protocol == "folds" else DEFAULT_KS)
+    splits = sorted({item.split for item in items})
+    selected = splits[:folds] if folds else splits
+    seed_pairs = load_pairs_csv(seed_pairs_path) if seed_pairs_path else []
+    base_encoder = CachedEncoder(base_model_dir, out_dir / "cache")
+    outputs = []
+    fold_seconds = []
+    for split in progress(selected) if progress else selected:
+        fold_started = time.monotonic()
+        if hyperparameters is None:
+            encode = base_encoder
+        else:
+            model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
+                                   hyperparameters=hyperparameters, seed_pairs=seed_pairs)  # fmt: skip
+            encode = CachedEncoder(model_dir, out_dir / "cache")
+        outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions))
+        fold_seconds.append(round(time.monotonic() - fold_started, 1))
+    summary = summarize(items, outputs)
+    summary.update(
+        {
+            "protocol": protocol,
+            "csv": str(csv_path),
+            "score_column": "score",
+            "partial": len(selected) < len(splits) or bool(questions),
+            "folds_run": len(selected),
+            "folds_total": len(splits),
+            "questions_per_fold": questions,
+            "model": "base" if hyperparameters is None else f"fine-tuned per fold ({hyperparameters.as_dict()})",
+            "seeds": list(seeds),
+            "fold_seconds": fold_seconds,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+    )
+    if hyperparameters is None and not summary["partial"]:
+        summary["full_calibration"] = fit_full_calibration(items, encode=base_encoder, ks=ks, seeds=seeds)
+    _write(out_dir, protocol, summary, items, outputs)
+    return summary
+
+
+def _write(out_dir: Path, protocol: str, summary: dict, items: Sequence[Item], outputs) -> None:
+    (out_dir / f"{protocol}.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
+    (out_dir / f"{protocol}.md").write_text(markdown(summary), encoding="utf-8")
+    with open(out_dir / f"{protocol}_predictions.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["split", "question_id", "k", "seed", "human", "predicted", "confidence", "needs_review",
+                         "reasons"])  # fmt: skip
+        for output in outputs:
+            for p in output.predictions:
+                item = items[p.index]
+                writer.writerow([item.split, item.question_id, p.k, p.seed, item.score, round(p.points, 4),
+                                 round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons)])  # fmt: skip
+    with open(out_dir / f"{protocol}_adversarial.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["kind", "question_id", "answer", "fraction", "needs_review",
+                                                    "reasons", "caught"])  # fmt: skip
+        writer.writeheader()
+        for output in outputs:
+            for case in output.adversarial:
+                writer.writerow({**case, "reasons": ";".join(case["reasons"])})
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown(summary: dict) -> str:
+    lines = [
+        f"Protocol `{summary['protocol']}` on `{summary['csv']}` (score column `{summary['score_column']}`), "
+        f"model: {summary['model']}; {summary['folds_run']}/{summary['folds_total']} folds"
+        + (" — **partial run**" if summary["partial"] else "")
+        + f", {summary['n_items']} answers graded, {summary['seconds']} s.",
+        "",
+        "| k (teacher grades per question) | Pearson | Spearman | RMSE | MAE | QWK | seeds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k, m in summary["per_k"].items():
+        pearson = _fmt(m["pearson"]) + (f" ± {m['pearson_sd']:.3f}" if "pearson_sd" in m else "")
+        rmse = _fmt(m["rmse"]) + (f" ± {m['rmse_sd']:.3f}" if "rmse_sd" in m else "")
+        lines.append(f"| {k} | {pearson} | {_fmt(m['spearman'])} | {rmse} | {_fmt(m['mae'])} | {_fmt(m['qwk'])} "
+                     f"| {m['seeds']} |")  # fmt: skip
+    if any("accuracy" in m for m in summary["per_k"].values()):
+        lines += ["", "| k | accuracy | weighted F1 |", "|---|---|---|"]
+        for k, m in summary["per_k"].items():
+            lines.append(f"| {k} | {_fmt(m.get('accuracy'))} | {_fmt(m.get('weighted_f1'))} |")
+    lines += ["", "Routing to review by confidence (share of answers routed; pass/fail errors among those released):",
+              "", "| k | " + " | ".join(f"risk {r}" for r in next(iter(summary["per_k"].values()))["review"]) + " |",
+              "|---|" + "---|" * len(next(iter(summary["per_k"].values()))["review"])]  # fmt: skip
+    for k, m in summary["per_k"].items():
+        cells = [f"{v['routed_to_review']:.1%} routed, {_fmt(v['released_pass_fail_errors'])} errors"
+                 for v in m["review"].values()]  # fmt: skip
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    adversarial = summary["adversarial"]
+    if adversarial["n"]:
+        lines += ["", f"Adversarial suite: {adversarial['n']} generated answers, "
+                  f"**{adversarial['caught_rate']:.1%}** below the pass mark or routed to review.", "",
+                  "| kind | caught |", "|---|---|"]  # fmt: skip
+        lines += [f"| {kind} | {rate:.1%} |" for kind, rate in adversarial["by_kind"].items()]
+    return "\n".join(lines) + "\n"
