@@ -143,6 +143,7 @@ def review_answers(
         peer_shas.add(sha)
     risk = settings.GRADER_REVIEW_RISK if question.review_risk is None else question.review_risk
     decisions = []
+    new_rows: list[AnswerEmbedding] = []
     for answer, vector, similarities in zip(answers, answer_vectors, reference_similarities, strict=True):
         sha = _sha(answer)
         total, count = peer_total, len(peer_shas)
@@ -166,13 +167,17 @@ def review_answers(
         )
         decisions.append(decision)
         if sha not in peer_shas and answer.strip():
-            cold = decision.cold_fraction
-            AnswerEmbedding.objects.get_or_create(
-                question=question,
-                model_version=model_version,
-                text_sha256=sha,
-                defaults={"vector": np.asarray(vector, dtype="<f4").tobytes(), "cold_fraction": cold},
+            new_rows.append(
+                AnswerEmbedding(
+                    question=question,
+                    model_version=model_version,
+                    text_sha256=sha,
+                    vector=np.asarray(vector, dtype="<f4").tobytes(),
+                    cold_fraction=decision.cold_fraction,
+                )
             )
             peer_total = peer_total + vector
             peer_shas.add(sha)
+    # One INSERT for the whole batch; a row another worker stored meanwhile wins (same text, same version).
+    AnswerEmbedding.objects.bulk_create(new_rows, ignore_conflicts=True)
     return decisions

@@ -134,6 +134,11 @@ def test_a_question_without_references_fails_its_submissions_and_not_the_batch(b
     assert orphan.status == Submission.Status.FAILED and "reference" in orphan.error
 
 
+# The review step (grader.scoring.review) reads a question's corrections and its class's answers and stores the
+# new answers: three queries per question in the batch, none per answer.
+REVIEW_QUERIES_PER_QUESTION = 3
+
+
 @pytest.mark.parametrize("count", [3, 30])
 def test_grading_a_batch_takes_the_same_few_queries_however_large(
     base_model_version, demo_course, count, django_assert_max_num_queries
@@ -145,7 +150,8 @@ def test_grading_a_batch_takes_the_same_few_queries_however_large(
 
     # active version; claim (select, update); load (submissions + questions, references); write (lock, update);
     # the savepoints of two atomic blocks.
-    with django_assert_max_num_queries(12):  # +1: does any webhook endpoint listen?
+    # +1: does any webhook endpoint listen? The batch spans min(count, 5) questions.
+    with django_assert_max_num_queries(12 + REVIEW_QUERIES_PER_QUESTION * min(count, 5)):
         batch = submissions_grade_batch(submission_id=first.pk, limit=count)
 
     assert len(batch.recorded) == count
@@ -157,7 +163,8 @@ def test_reference_embeddings_for_a_cold_batch_are_read_and_written_in_one_query
     queued = queue_submissions(demo_course, 10, questions=5)
     encoder_for_active_version()  # the model load is not what this counts
 
-    with django_assert_max_num_queries(14):  # +1: does any webhook endpoint listen?
+    # +1: does any webhook endpoint listen?
+    with django_assert_max_num_queries(14 + REVIEW_QUERIES_PER_QUESTION * 5):
         batch = submissions_grade_batch(submission_id=queued[0].pk, limit=32)
 
     assert len(batch.recorded) == 10

@@ -65,13 +65,11 @@ def test_the_filesystem_store_is_used_in_place_and_verified(base_model_version, 
 
 @pytest.fixture
 def graded_and_corrected(gradient_descent_question, base_model_version):
-    teacher = get_user_model().objects.create_user("t", is_staff=True)
     submissions = []
     for number, answer in enumerate(["It lowers the loss step by step.", "A kind of tree.", "Following the slope."]):
         submission, _ = submission_create(question=gradient_descent_question, student_ref=f"s{number}", answer=answer)
         submission_grade(submission_id=submission.pk)
         submissions.append(submission)
-    correction_create(submission=submissions[1], teacher=teacher, points=Decimal("4"))
     return submissions
 
 
@@ -83,9 +81,13 @@ def test_regrading_uses_the_active_version_and_never_overwrites_a_teachers_grade
         name="twin", parent=base_model_version, artifact_path="base", sha256=base_model_version.sha256
     )
     assert model_version_dry_run(version=twin) | {"at": None} == {
-        "version": "twin", "at": None, "total_uncorrected": 2, "sampled": 2, "changed": 0, "raised": 0,
-        "lowered": 0, "mean_abs_change": 0.0, "max_abs_change": 0.0, "changes": {"0.00": 2},
+        "version": "twin", "at": None, "total_uncorrected": 3, "sampled": 3, "changed": 0, "raised": 0,
+        "lowered": 0, "mean_abs_change": 0.0, "max_abs_change": 0.0, "changes": {"0.00": 3},
     }  # fmt: skip
+    # Corrected only now: a correction also moves the question's calibration at once (grader.scoring.review), so
+    # a dry run after it would report those changes too, not just the version's.
+    teacher = get_user_model().objects.create_user("t", is_staff=True)
+    correction_create(submission=graded_and_corrected[1], teacher=teacher, points=Decimal("4"))
     model_version_activate(version=twin)
     question_id = graded_and_corrected[0].question_id
 
