@@ -74,6 +74,8 @@ def prepare_environment(args: argparse.Namespace, work_dir: Path) -> dict[str, s
         "GRADER_MODEL_DIR": str(work_dir / "models"),
         "GRADER_VAR_DIR": str(work_dir),
         "DJANGO_SETTINGS_MODULE": "grader.settings",
+        # Production settings refuse the embedded key on a database server; a throwaway one for the bench.
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnop"),
         "LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
