@@ -286,14 +286,16 @@ class Database:
 
     def graded_at(self, submission_id: int):
         row = self.connection.execute(
-            "SELECT graded_at FROM grader_submission WHERE id = %s AND status = 'graded'", [submission_id]
+            # needs_review is graded too, only held back for a teacher (grader.scoring.review).
+            "SELECT graded_at FROM grader_submission WHERE id = %s AND status IN ('graded', 'needs_review')",
+            [submission_id],
         ).fetchone()
         return row[0] if row else None
 
     def graded_count(self, tag: str) -> tuple[int, float | None, float | None]:
         count, first_claim, last_graded = self.connection.execute(
             "SELECT count(*), extract(epoch FROM min(grading_started_at)), extract(epoch FROM max(graded_at)) "
-            "FROM grader_submission WHERE external_id LIKE %s AND status = 'graded'",
+            "FROM grader_submission WHERE external_id LIKE %s AND status IN ('graded', 'needs_review')",
             [f"{tag}-%"],
         ).fetchone()
         return count, first_claim and float(first_claim), last_graded and float(last_graded)
