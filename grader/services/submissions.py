@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from grader.db import bulk_set
 from grader.models import Correction, Integration, ModelVersion, Question, Submission
 from grader.scoring.encoder import Encoder
 from grader.scoring.grading import Score, score_answer_batch
@@ -182,10 +183,8 @@ def _submissions_score_and_record(
             for submission, score in zip(gradable, scores, strict=True)
             if submission.pk in still_ours
         }
-        if grades:
-            # One UPDATE for the whole batch (CASE per field), inside the transaction that holds the row locks.
-            fields = list(next(iter(grades.values())))
-            Submission.objects.bulk_update([Submission(pk=pk, **values) for pk, values in grades.items()], fields)
+        # One UPDATE for the whole batch, inside the transaction that holds the row locks.
+        bulk_set(Submission, grades)
         for pk, values in grades.items():
             # One line per grade written: the reliability tests count them to prove "graded exactly once".
             logger.info("submission %s graded: %s points by %s", pk, values["points"], version.name)

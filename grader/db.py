@@ -1,0 +1,45 @@
+"""Database helpers the ORM has no fast form for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import connection, models
+
+
+def bulk_set(model: type[models.Model], rows: Mapping[int, Mapping[str, Any]]) -> None:
+    """Give each row (by primary key) its own values for the same fields, in one statement.
+
+    PostgreSQL gets ``UPDATE ... FROM (VALUES ...)``. Django's bulk_update builds a CASE WHEN per field and row,
+    whose Python cost (about 7 ms per row for a graded submission) is half the model's time to encode an answer;
+    this costs a fraction of a millisecond per row. Other databases (the embedded SQLite) use bulk_update.
+    """
+    if not rows:
+        return
+    names = list(next(iter(rows.values())))
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update([model(pk=pk, **values) for pk, values in rows.items()], names)
+        return
+    meta = model._meta
+    fields = [meta.pk, *(meta.get_field(name) for name in names)]
+    quote = connection.ops.quote_name
+    # Every placeholder carries its column's type: VALUES would otherwise type the parameters as text.
+    row_sql = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
+    params: list[Any] = []
+    for pk, values in rows.items():
+        params.append(pk)
+        for field in fields[1:]:
+            value = values[field.name]
+            if field.is_relation and isinstance(value, models.Model):
+                value = value.pk
+            params.append(field.get_db_prep_save(value, connection))
+    columns = ", ".join(quote(field.column) for field in fields)
+    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields[1:])
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
+        f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v ({columns}) "
+        f"WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
