@@ -14,6 +14,9 @@ class Course(models.Model):
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="courses", blank=True)
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="An archived course accepts no new questions or submissions."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

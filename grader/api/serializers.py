@@ -28,8 +28,8 @@ class ErrorSerializer(serializers.Serializer):
 class CourseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Course
-        fields = ["id", "code", "name", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "code", "name", "archived_at", "created_at"]
+        read_only_fields = ["id", "archived_at", "created_at"]
 
 
 class CourseUpdateSerializer(serializers.Serializer):
@@ -50,6 +50,12 @@ class QuestionInputSerializer(serializers.Serializer):
     def __init__(self, *args, courses=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["course"].queryset = courses if courses is not None else Course.objects.none()
+
+    def validate_course(self, course: Course) -> Course:
+        # The scope includes archived courses so that the refusal says why, instead of "does not exist".
+        if course.archived_at is not None:
+            raise serializers.ValidationError("This course is archived; it accepts no new questions.")
+        return course
 
     def validate(self, attrs: dict) -> dict:
         if Question.objects.filter(course=attrs["course"], key=attrs["key"]).exists():
@@ -109,6 +115,14 @@ class SubmissionInputSerializer(serializers.Serializer):
     def __init__(self, *args, questions=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["question"].queryset = questions if questions is not None else Question.objects.none()
+
+    def validate_question(self, question: Question) -> Question:
+        # The scope includes archived questions so that the refusal says why, instead of "Unknown question.".
+        if question.archived_at is not None:
+            raise serializers.ValidationError("This question is archived; it accepts no new submissions.")
+        if question.course.archived_at is not None:
+            raise serializers.ValidationError("This question's course is archived; it accepts no new submissions.")
+        return question
 
     def validate_answer(self, answer: str) -> str:
         if not answer.strip():
