@@ -343,7 +343,8 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=200)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body of the first request.")
     submission_ids = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Indexed for the purge of expired keys (services.idempotency).
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [

@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from grader import heartbeat  # noqa: F401  (connects the worker heartbeat to worker start and stop)
-from grader.services import model_versions, regrading, submissions, webhooks
+from grader.services import idempotency, model_versions, regrading, submissions, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ def deliver_webhook(self, delivery_id: int) -> bool:
 @shared_task(queue="grading", soft_time_limit=60, time_limit=90)
 def requeue_due_webhook_deliveries() -> int:
     return webhooks.webhook_deliveries_requeue_due()
+
+
+@shared_task(queue="grading", soft_time_limit=60, time_limit=90)
+def purge_expired_idempotency_keys() -> int:
+    return idempotency.idempotency_records_purge_expired()
 
 
 @shared_task(queue="grading", soft_time_limit=600, time_limit=660)
