@@ -248,7 +248,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "grading"
-CELERY_TASK_ROUTES = {"grader.tasks.retrain_model": {"queue": "training"}}
+# Each task also names its queue in grader/tasks.py; the rest go to the default queue, grading. Workers consume
+# `-Q grading`, `-Q training` and `-Q webhooks` (separate services in docker-compose.yml; all three in `make run`).
+CELERY_TASK_ROUTES = {
+    "grader.tasks.retrain_model": {"queue": "training"},
+    "grader.tasks.dry_run_model_version": {"queue": "training"},
+    "grader.tasks.deliver_webhook": {"queue": "webhooks"},
+    "grader.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
