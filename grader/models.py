@@ -254,6 +254,11 @@ class Submission(models.Model):
     def final_points(self) -> Decimal | None:
         return self.corrected_points if self.corrected_points is not None else self.points
 
+    @property
+    def review_reason_list(self) -> list[str]:
+        # Stored comma-separated (one short column for the admin's lists); clients get a list.
+        return [reason for reason in self.review_reasons.split(",") if reason]
+
 
 class Correction(models.Model):
     """A teacher's grade for a submission. The auto grade stays on the submission beside it."""
