@@ -27,7 +27,7 @@ run: install
 	$(PY) manage.py bootstrap_model
 	@echo "admin: http://127.0.0.1:8000/admin/   API: http://127.0.0.1:8000/api/v1/"
 	@trap 'kill 0' EXIT INT TERM; \
-	  $(VENV)/bin/celery -A grader worker -Q grading,training --concurrency 1 --loglevel INFO & \
+	  $(VENV)/bin/celery -A grader worker -Q grading,training,webhooks --concurrency 1 --loglevel INFO & \
 	  $(VENV)/bin/celery -A grader beat --loglevel INFO & \
 	  $(VENV)/bin/gunicorn grader.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile - & \
 	  wait

@@ -14,6 +14,9 @@ class Course(models.Model):
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="courses", blank=True)
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="An archived course accepts no new questions or submissions."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -251,6 +254,11 @@ class Submission(models.Model):
     def final_points(self) -> Decimal | None:
         return self.corrected_points if self.corrected_points is not None else self.points
 
+    @property
+    def review_reason_list(self) -> list[str]:
+        # Stored comma-separated (one short column for the admin's lists); clients get a list.
+        return [reason for reason in self.review_reasons.split(",") if reason]
+
 
 class Correction(models.Model):
     """A teacher's grade for a submission. The auto grade stays on the submission beside it."""
@@ -340,7 +348,8 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=200)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body of the first request.")
     submission_ids = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Indexed for the purge of expired keys (services.idempotency).
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [

@@ -11,13 +11,17 @@ def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
 
 
-def courses_for_integration(*, integration: Integration) -> QuerySet[Course]:
-    return Course.objects.filter(integrations=integration)
+def courses_for_integration(*, integration: Integration, include_archived: bool = False) -> QuerySet[Course]:
+    courses = Course.objects.filter(integrations=integration)
+    return courses if include_archived else courses.filter(archived_at__isnull=True)
 
 
 def questions_for_integration(*, integration: Integration, include_archived: bool = False) -> QuerySet[Question]:
+    """``include_archived=False``: neither the question nor its course is archived (both take new submissions)."""
     questions = Question.objects.filter(course__integrations=integration).select_related("course")
-    return questions if include_archived else questions.filter(archived_at__isnull=True)
+    if include_archived:
+        return questions
+    return questions.filter(archived_at__isnull=True, course__archived_at__isnull=True)
 
 
 def submissions_for_integration(*, integration: Integration) -> QuerySet[Submission]:

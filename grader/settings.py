@@ -175,6 +175,12 @@ SPECTACULAR_SETTINGS = {
 GRADER_API_THROTTLE_RATE = env.str("GRADER_API_THROTTLE_RATE", default="600/min")
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 GRADER_API_BULK_MAX = env.int("GRADER_API_BULK_MAX", default=100)
+# How long an Idempotency-Key is remembered; afterwards the same key is a new request. A week, not the day
+# payment APIs keep keys for: an LMS's outbox may retry for days (a weekend outage, a cron that was switched
+# off), and a row is only a key, a hash and a few ids. external_id deduplicates for ever regardless.
+GRADER_IDEMPOTENCY_KEY_TTL_HOURS = env.int("GRADER_IDEMPOTENCY_KEY_TTL_HOURS", default=7 * 24)
+if GRADER_IDEMPOTENCY_KEY_TTL_HOURS < 1:
+    raise ValueError("GRADER_IDEMPOTENCY_KEY_TTL_HOURS must be at least 1")
 # Webhooks: retries with exponential backoff (base * 2**attempt, capped), and no callbacks into private networks
 # unless allowed (a registered URL must not become a way to reach internal services).
 GRADER_WEBHOOK_MAX_ATTEMPTS = env.int("GRADER_WEBHOOK_MAX_ATTEMPTS", default=8)
@@ -242,7 +248,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "grading"
-CELERY_TASK_ROUTES = {"grader.tasks.retrain_model": {"queue": "training"}}
+# Each task also names its queue in grader/tasks.py; the rest go to the default queue, grading. Workers consume
+# `-Q grading`, `-Q training` and `-Q webhooks` (separate services in docker-compose.yml; all three in `make run`).
+CELERY_TASK_ROUTES = {
+    "grader.tasks.retrain_model": {"queue": "training"},
+    "grader.tasks.dry_run_model_version": {"queue": "training"},
+    "grader.tasks.deliver_webhook": {"queue": "webhooks"},
+    "grader.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -1,4 +1,4 @@
-"""Celery tasks: take ids, call one service. Grading and training run on separate queues."""
+"""Celery tasks: take ids, call one service. Grading, training and webhook deliveries run on separate queues."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from grader import heartbeat  # noqa: F401  (connects the worker heartbeat to worker start and stop)
-from grader.services import model_versions, regrading, submissions, webhooks
+from grader.services import idempotency, model_versions, regrading, submissions, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ def retrain_model(trigger: str = "schedule", force: bool = False) -> int | None:
         return None
 
 
-@shared_task(bind=True, queue="grading", soft_time_limit=30, time_limit=60, max_retries=None)
+# Webhooks have their own queue and workers: a receiver that answers slowly (up to the 10 s timeout, eight times
+# per event) holds a webhooks process, never a grading one.
+@shared_task(bind=True, queue="webhooks", soft_time_limit=30, time_limit=60, max_retries=None)
 def deliver_webhook(self, delivery_id: int) -> bool:
     # The service decides whether and when to try again (backoff, attempt limit); the retry is just the timer.
     outcome = webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
@@ -65,9 +67,14 @@ def deliver_webhook(self, delivery_id: int) -> bool:
     return outcome.succeeded
 
 
-@shared_task(queue="grading", soft_time_limit=60, time_limit=90)
+@shared_task(queue="webhooks", soft_time_limit=60, time_limit=90)
 def requeue_due_webhook_deliveries() -> int:
     return webhooks.webhook_deliveries_requeue_due()
+
+
+@shared_task(queue="grading", soft_time_limit=60, time_limit=90)
+def purge_expired_idempotency_keys() -> int:
+    return idempotency.idempotency_records_purge_expired()
 
 
 @shared_task(queue="grading", soft_time_limit=600, time_limit=660)

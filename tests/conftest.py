@@ -101,6 +101,8 @@ def api(integration_and_token: tuple[Integration, str]) -> APIClient:
 def celery_worker_process(live_server, model_root: Path) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process on Redis, reading and writing pytest-django's test database.
 
+    It consumes the grading and the webhooks queue, so tests see both grades and webhook deliveries.
+
     Depends on live_server so that the test database is transactional (committed rows are visible to it).
     """
     from django.db import connection
@@ -118,7 +120,7 @@ def celery_worker_process(live_server, model_root: Path) -> Iterator[subprocess.
     }
     _purge_broker(broker_url)
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "grader", "worker", "-Q", "grading", "--concurrency", "1",
+        [sys.executable, "-m", "celery", "-A", "grader", "worker", "-Q", "grading,webhooks", "--concurrency", "1",
          "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=PROJECT_DIR,
         env=env,

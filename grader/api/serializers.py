@@ -28,8 +28,8 @@ class ErrorSerializer(serializers.Serializer):
 class CourseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Course
-        fields = ["id", "code", "name", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "code", "name", "archived_at", "created_at"]
+        read_only_fields = ["id", "archived_at", "created_at"]
 
 
 class CourseUpdateSerializer(serializers.Serializer):
@@ -50,6 +50,12 @@ class QuestionInputSerializer(serializers.Serializer):
     def __init__(self, *args, courses=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["course"].queryset = courses if courses is not None else Course.objects.none()
+
+    def validate_course(self, course: Course) -> Course:
+        # The scope includes archived courses so that the refusal says why, instead of "does not exist".
+        if course.archived_at is not None:
+            raise serializers.ValidationError("This course is archived; it accepts no new questions.")
+        return course
 
     def validate(self, attrs: dict) -> dict:
         if Question.objects.filter(course=attrs["course"], key=attrs["key"]).exists():
@@ -110,6 +116,14 @@ class SubmissionInputSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.fields["question"].queryset = questions if questions is not None else Question.objects.none()
 
+    def validate_question(self, question: Question) -> Question:
+        # The scope includes archived questions so that the refusal says why, instead of "Unknown question.".
+        if question.archived_at is not None:
+            raise serializers.ValidationError("This question is archived; it accepts no new submissions.")
+        if question.course.archived_at is not None:
+            raise serializers.ValidationError("This question's course is archived; it accepts no new submissions.")
+        return question
+
     def validate_answer(self, answer: str) -> str:
         if not answer.strip():
             raise serializers.ValidationError("The answer is empty.")
@@ -125,12 +139,26 @@ class BulkSubmissionInputSerializer(serializers.Serializer):
         child.fields["question"].queryset = questions if questions is not None else Question.objects.none()
 
 
+CONFIDENCE_HELP = (
+    "Probability (0 to 1) that a teacher would put the answer on the same side of the pass mark as the auto "
+    "grade; null until graded."
+)
+REVIEW_REASONS_HELP = (
+    "What the scoring step flagged: low_confidence, question_copy, negation, keyword_salad, padding (the grade "
+    "then awaits a teacher, status needs_review) or blank (an empty answer, graded 0). More may be added."
+)
+
+
 class SubmissionOutputSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:submission-detail")
     grade_url = serializers.HyperlinkedIdentityField(view_name="api:submission-grade")
     course = serializers.IntegerField(source="question.course_id", read_only=True)
     model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
     final_points = serializers.DecimalField(max_digits=6, decimal_places=2, read_only=True, allow_null=True)
+    confidence = serializers.FloatField(read_only=True, allow_null=True, help_text=CONFIDENCE_HELP)
+    review_reasons = serializers.ListField(
+        source="review_reason_list", child=serializers.CharField(), read_only=True, help_text=REVIEW_REASONS_HELP
+    )
 
     class Meta:
         model = Submission
@@ -146,6 +174,8 @@ class SubmissionOutputSerializer(serializers.ModelSerializer):
             "status",
             "similarity",
             "points",
+            "confidence",
+            "review_reasons",
             "corrected_points",
             "final_points",
             "model_version",
@@ -186,6 +216,8 @@ class CorrectionOutputSerializer(serializers.ModelSerializer):
 class AutoGradeSerializer(serializers.Serializer):
     points = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
     similarity = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True, help_text=CONFIDENCE_HELP)
+    review_reasons = serializers.ListField(child=serializers.CharField(), help_text=REVIEW_REASONS_HELP)
     model_version = serializers.CharField(allow_null=True)
     best_reference = ReferenceAnswerSerializer(allow_null=True)
     graded_at = serializers.DateTimeField(allow_null=True)
@@ -215,6 +247,8 @@ class GradeSerializer(serializers.Serializer):
             {
                 "points": submission.points,
                 "similarity": submission.similarity,
+                "confidence": submission.confidence,
+                "review_reasons": submission.review_reason_list,
                 "model_version": submission.model_version.name if submission.model_version_id else None,
                 "best_reference": {"id": reference.pk, "text": reference.text} if reference else None,
                 "graded_at": submission.graded_at,

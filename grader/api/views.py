@@ -35,7 +35,14 @@ from grader.api.serializers import (
     WebhookEndpointSerializer,
 )
 from grader.models import Correction, Course, Submission
-from grader.services.courses import course_create, course_update, question_archive, question_create, question_update
+from grader.services.courses import (
+    course_archive,
+    course_create,
+    course_update,
+    question_archive,
+    question_create,
+    question_update,
+)
 from grader.services.idempotency import IdempotencyKeyReused, idempotent_submissions, request_fingerprint
 from grader.services.submissions import correction_create, submission_create
 from grader.services.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
@@ -66,17 +73,28 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
+INCLUDE_ARCHIVED = OpenApiParameter("include_archived", OpenApiTypes.BOOL, description="Also list archived ones.")
+
+
+def _include_archived(view: viewsets.GenericViewSet) -> bool:
+    # Lists hide archived objects unless asked; an archived object stays readable and archivable by id.
+    return view.action != "list" or view.request.query_params.get("include_archived") == "true"
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Courses this integration may use"),
+    list=extend_schema(summary="Courses this integration may use", parameters=[INCLUDE_ARCHIVED]),
     create=extend_schema(summary="Create a course; it joins this integration's scope"),
     partial_update=extend_schema(request=CourseUpdateSerializer, summary="Rename a course"),
+    archive=extend_schema(request=None, summary="Archive a course: it accepts no new questions or submissions"),
 )
 class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CourseSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return selectors.courses_for_integration(integration=self.request.user)
+        return selectors.courses_for_integration(
+            integration=self.request.user, include_archived=_include_archived(self)
+        )
 
     def create(self, request: Request) -> Response:
         serializer = CourseSerializer(data=request.data)
@@ -90,11 +108,21 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer.is_valid(raise_exception=True)
         return Response(CourseSerializer(course_update(course=course, **serializer.validated_data)).data)
 
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk=None) -> Response:
+        return Response(CourseSerializer(course_archive(course=self.get_object())).data)
+
 
 @extend_schema_view(
     list=extend_schema(
         summary="Questions of this integration's courses",
-        parameters=[OpenApiParameter("include_archived", OpenApiTypes.BOOL, description="Also list archived ones.")],
+        parameters=[
+            OpenApiParameter(
+                "include_archived",
+                OpenApiTypes.BOOL,
+                description="Also list archived ones, and the questions of archived courses.",
+            )
+        ],
     ),
     create=extend_schema(request=QuestionInputSerializer, summary="Create a question with its reference answers"),
     partial_update=extend_schema(request=QuestionUpdateSerializer, summary="Edit a question"),
@@ -105,14 +133,14 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        include_archived = self.action != "list" or self.request.query_params.get("include_archived") == "true"
         return selectors.questions_for_integration(
-            integration=self.request.user, include_archived=include_archived
+            integration=self.request.user, include_archived=_include_archived(self)
         ).prefetch_related("reference_answers")
 
     def create(self, request: Request) -> Response:
         serializer = QuestionInputSerializer(
-            data=request.data, courses=selectors.courses_for_integration(integration=request.user)
+            data=request.data,
+            courses=selectors.courses_for_integration(integration=request.user, include_archived=True),
         )
         serializer.is_valid(raise_exception=True)
         question = question_create(**serializer.validated_data)
@@ -182,7 +210,8 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def create(self, request: Request) -> Response:
         key = _idempotency_key(request)
         serializer = SubmissionInputSerializer(
-            data=request.data, questions=selectors.questions_for_integration(integration=request.user)
+            data=request.data,
+            questions=selectors.questions_for_integration(integration=request.user, include_archived=True),
         )
         serializer.is_valid(raise_exception=True)
         outcome: dict = {}
@@ -206,7 +235,8 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def bulk(self, request: Request) -> Response:
         key = _idempotency_key(request)
         serializer = BulkSubmissionInputSerializer(
-            data=request.data, questions=selectors.questions_for_integration(integration=request.user)
+            data=request.data,
+            questions=selectors.questions_for_integration(integration=request.user, include_archived=True),
         )
         serializer.is_valid(raise_exception=True)
         created_count = 0

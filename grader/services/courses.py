@@ -59,6 +59,16 @@ def course_update(*, course: Course, name: str) -> Course:
     return course
 
 
+def course_archive(*, course: Course) -> Course:
+    """An archived course accepts no new questions or submissions; it, its questions and grades stay readable.
+
+    Archiving again keeps the first time: a retried request changes nothing.
+    """
+    Course.objects.filter(pk=course.pk, archived_at__isnull=True).update(archived_at=timezone.now())
+    course.refresh_from_db()
+    return course
+
+
 @transaction.atomic
 def question_update(
     *,

@@ -88,6 +88,8 @@ def _submission_payload(submission: Submission) -> dict:
         "status": submission.status,
         "similarity": submission.similarity,
         "points": None if submission.points is None else str(submission.points),
+        "confidence": submission.confidence,
+        "review_reasons": submission.review_reason_list,
         "corrected_points": None if submission.corrected_points is None else str(submission.corrected_points),
         "final_points": None if final is None else str(final),
         "model_version": submission.model_version.name if submission.model_version_id else None,

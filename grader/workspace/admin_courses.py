@@ -20,12 +20,28 @@ from grader.workspace.selectors import courses_for_user, integrations_for_user
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
+class ArchivedFilter(admin.SimpleListFilter):
+    """Courses and questions archived through the API (or here) accept no new submissions."""
+
+    title = "archived"
+    parameter_name = "archived"
+
+    def lookups(self, request, model_admin):
+        return [("no", "active"), ("yes", "archived")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(archived_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Course)
 class CourseAdmin(CourseScopedAdmin):
     # Regrading with the active version; the queryset an action gets is already limited to the teacher's courses.
     actions = [regrade_courses]
     course_path = ""
-    list_display = ["code", "name", "created_at"]
+    list_display = ["code", "name", "archived_at", "created_at"]
+    list_filter = [ArchivedFilter]
     search_fields = ["code", "name"]
     filter_horizontal = ["teachers"]
 
@@ -56,7 +72,7 @@ class QuestionAdmin(CourseScopedAdmin):
     actions = [regrade_questions]
     course_path = "course"
     list_display = ["key", "course", "max_points", "archived_at", "workspace_links"]
-    list_filter = [("course", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [ArchivedFilter, ("course", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["key", "prompt"]
     autocomplete_fields = ["course"]
     inlines = [ReferenceAnswerInline]

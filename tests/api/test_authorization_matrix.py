@@ -31,7 +31,7 @@ def owned(owner, demo_course, gradient_descent_question, owned_submission, base_
 
 def _snapshot() -> tuple:
     return (
-        list(Course.objects.order_by("pk").values_list("pk", "name")),
+        list(Course.objects.order_by("pk").values_list("pk", "name", "archived_at")),
         list(Question.objects.order_by("pk").values_list("pk", "prompt", "max_points", "archived_at")),
         Submission.objects.count(),
         Correction.objects.count(),
@@ -43,6 +43,7 @@ def _snapshot() -> tuple:
 OBJECT_CALLS = [
     ("get", "/api/v1/courses/{course}/", None),
     ("patch", "/api/v1/courses/{course}/", {"name": "Renamed"}),
+    ("post", "/api/v1/courses/{course}/archive/", None),
     ("get", "/api/v1/questions/{question}/", None),
     ("patch", "/api/v1/questions/{question}/", {"prompt": "Changed?"}),
     ("post", "/api/v1/questions/{question}/archive/", None),

@@ -55,12 +55,14 @@ def test_webhook_to_a_private_address_is_refused_by_default(owner):
 
 def test_submission_bulk_ignores_server_set_fields(owner, gradient_descent_question):
     item = {"question": gradient_descent_question.pk, "student_ref": "s", "answer": "a",
-            "points": "5", "status": "graded", "similarity": 1.0, "corrected_points": "5"}  # fmt: skip
+            "points": "5", "status": "graded", "similarity": 1.0, "corrected_points": "5",
+            "confidence": 1.0, "review_reasons": ["negation"]}  # fmt: skip
     assert owner.client.post("/api/v1/submissions/bulk/", {"submissions": [item]}, format="json").status_code == 202
     submission = Submission.objects.get()
     assert (submission.status, submission.points, submission.similarity, submission.corrected_points) == (
         "queued", None, None, None,
     )  # fmt: skip
+    assert (submission.confidence, submission.review_reasons) == (None, "")
 
 
 def _question(**overrides) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -11,7 +9,6 @@ from django.utils import timezone
 
 from grader.models import Course, Question, Submission
 from grader.scoring.grading import score_answers
-from grader.services.courses import question_create
 from grader.services.model_versions import encoder_for_active_version
 
 PASSWORD = "pw-teacher-123"
@@ -44,18 +41,6 @@ def _teacher(username: str, *courses: Course):
 
 
 @pytest.fixture
-def foreign_question(db) -> Question:
-    course = Course.objects.create(code="BIO200", name="Plant biology")
-    return question_create(
-        course=course,
-        key="photosynthesis",
-        prompt="What is photosynthesis?",
-        max_points=Decimal("4"),
-        reference_answers=["Plants turn light, water and carbon dioxide into sugar and oxygen."],
-    )
-
-
-@pytest.fixture
 def owner(demo_course):
     return _teacher("ada", demo_course)
 
@@ -66,8 +51,8 @@ def colleague(demo_course):
 
 
 @pytest.fixture
-def stranger(foreign_question):
-    return _teacher("linus", foreign_question.course)
+def stranger(other_course_question):
+    return _teacher("linus", other_course_question.course)
 
 
 @pytest.fixture
@@ -106,5 +91,5 @@ def class_answers(base_model_version, gradient_descent_question) -> list[Submiss
 
 
 @pytest.fixture
-def foreign_answers(base_model_version, foreign_question) -> list[Submission]:
-    return grade_answers(foreign_question, ["Plants make sugar from light."], prefix="bio-student")
+def foreign_answers(base_model_version, other_course_question) -> list[Submission]:
+    return grade_answers(other_course_question, ["Plants make sugar from light."], prefix="bio-student")

@@ -142,7 +142,8 @@ def test_teacher_reviews_a_class_in_the_browser(
     _log_in(page, base, "linus")
     page.goto(f"{base}/admin/grader/submission/")
     listing = page.inner_text("#content")
-    assert "BIO200" in listing and "ML101" not in listing and "gradient-descent" not in listing
+    their_code = foreign_answers[0].question.course.code
+    assert their_code in listing and "ML101" not in listing and "gradient-descent" not in listing
     _shot(page, screenshot_dir, "other-teacher")
     page.goto(f"{base}/admin/grader/submission/{first.pk}/change/")
     assert "Perhaps it was deleted?" in page.inner_text(".messagelist")

@@ -20,11 +20,11 @@ def _upload(client, text: str, *, dry_run: bool):
     return client.post("/admin/grader/question/import-csv/", data)
 
 
-def test_import_reports_each_bad_row_and_writes_nothing(client, owner, foreign_question):
+def test_import_reports_each_bad_row_and_writes_nothing(client, owner, other_course_question):
     client.force_login(owner)
     text = HEADER + (
         "ML101,new-one,What is a tensor?,4,A multi-dimensional array.\n"
-        "BIO200,stolen,Not mine?,4,Some answer.\n"
+        f"{other_course_question.course.code},stolen,Not mine?,4,Some answer.\n"
         "ML101,bad key!,Prompt,lots,\n"
     )
     response = _upload(client, text, dry_run=False)

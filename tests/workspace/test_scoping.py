@@ -28,13 +28,13 @@ SUPERUSER_ONLY_MODELS = {WebhookEndpoint, WebhookDelivery}
 
 
 @pytest.fixture
-def world(demo_course, foreign_question, class_answers, foreign_answers):
+def world(demo_course, other_course_question, class_answers, foreign_answers):
     """One object of each scoped kind in the demo course ("ours") and in the foreign course ("theirs")."""
     our_integration, _ = integration_create(name="our-lms", courses=[demo_course])
-    their_integration, _ = integration_create(name="their-lms", courses=[foreign_question.course])
+    their_integration, _ = integration_create(name="their-lms", courses=[other_course_question.course])
     return {
-        Course: (demo_course, foreign_question.course),
-        Question: (class_answers[0].question, foreign_question),
+        Course: (demo_course, other_course_question.course),
+        Question: (class_answers[0].question, other_course_question),
         Submission: (class_answers[0], foreign_answers[0]),
         Integration: (our_integration, their_integration),
     }
@@ -101,12 +101,13 @@ def test_lists_and_filters_show_only_own_courses(client, world, owner):
     client.force_login(owner)
     page = client.get("/admin/grader/submission/").content.decode()
     assert world[Submission][0].student_ref in page
+    their_code = world[Course][1].code
     assert "bio-student" not in page
-    assert "BIO200" not in page  # neither in the rows nor in the course filter's choices
+    assert their_code not in page  # neither in the rows nor in the course filter's choices
     assert "ML101" in page
     review = client.get("/admin/grader/submission/review/").content.decode()
     assert "gradient-descent" in review and "photosynthesis" not in review
-    assert "BIO200" not in client.get("/admin/grader/question/").content.decode()
+    assert their_code not in client.get("/admin/grader/question/").content.decode()
 
 
 def test_autocomplete_offers_only_own_courses(client, world, owner):
@@ -169,4 +170,4 @@ def test_teachers_cannot_widen_their_own_scope(client, world, owner):
     assert client.get(f"/admin/grader/integration/{their_integration.pk}/change/").status_code == 302
     ours = world[Integration][0]
     page = client.get(f"/admin/grader/integration/{ours.pk}/change/").content.decode()
-    assert "BIO200" not in page
+    assert world[Course][1].code not in page
