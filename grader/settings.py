@@ -287,6 +287,8 @@ GRADER_TRAIN_BATCH_SIZE = env.int("GRADER_TRAIN_BATCH_SIZE", default=16)
 GRADER_TRAIN_EPOCHS = env.int("GRADER_TRAIN_EPOCHS", default=4)
 GRADER_TRAIN_LEARNING_RATE = env.float("GRADER_TRAIN_LEARNING_RATE", default=5e-5)
 GRADER_TRAIN_SEED = env.int("GRADER_TRAIN_SEED", default=42)
+# auto: bfloat16 mixed precision where the CPU runs it natively (AVX512-BF16, AMX), float32 elsewhere; or fp32, bf16.
+GRADER_TRAIN_PRECISION = env.str("GRADER_TRAIN_PRECISION", default="auto")
 GRADER_RETRAIN_CRONTAB = env.str("GRADER_RETRAIN_CRONTAB", default="0 3 * * *")
 
 # --- Reliability and health -------------------------------------------------------------------------

@@ -78,7 +78,8 @@ def fold_model(
 ) -> Path:
     """The model trained without ``test_split``, fine-tuned once and reused while its dataset is unchanged."""
     pairs = training_pairs([item for item in items if item.split != test_split], seed_pairs)
-    digest = dataset_sha256(pairs)[:12]
+    recipe = json.dumps(hyperparameters.as_dict(), sort_keys=True).encode("utf-8")
+    digest = hashlib.sha256(dataset_sha256(pairs).encode("utf-8") + recipe).hexdigest()[:12]
     target = out_dir / "models" / f"{test_split}-e{hyperparameters.epochs}-{digest}"
     if (target / "modules.json").exists():
         return target

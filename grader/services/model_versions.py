@@ -33,7 +33,7 @@ from grader.services.training_runs import (
 from grader.services.training_runs import TrainingAlreadyRunning as TrainingAlreadyRunning  # callers catch it here
 from training.dataset import Pair, Split, build_training_set, dataset_sha256, load_pairs_csv, split_held_out
 from training.evaluate import held_out_agreement, improvement
-from training.finetune import FineTuneResult, Hyperparameters, fine_tune
+from training.finetune import FineTuneResult, Hyperparameters, fine_tune, resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def hyperparameters_from_settings() -> Hyperparameters:
         epochs=settings.GRADER_TRAIN_EPOCHS,
         learning_rate=settings.GRADER_TRAIN_LEARNING_RATE,
         seed=settings.GRADER_TRAIN_SEED,
+        precision=resolve_precision(settings.GRADER_TRAIN_PRECISION),
     )
 
 
