@@ -36,10 +36,9 @@ def bulk_set(model: type[models.Model], rows: Mapping[int, Mapping[str, Any]]) -
             params.append(field.get_db_prep_save(value, connection))
     columns = ", ".join(quote(field.column) for field in fields)
     assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields[1:])
-    sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
-        f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v ({columns}) "
-        f"WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
-    )
+    # Only identifiers from the model's meta (quoted) are formatted in; every value is a parameter.
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    values_sql = ", ".join([row_sql] * len(rows))
+    sql = f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values_sql}) AS v ({columns}) WHERE t.{pk} = v.{pk}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

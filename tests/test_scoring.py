@@ -26,6 +26,40 @@ def test_base_model_reproduces_the_seed_card_similarities():
     np.testing.assert_allclose(vectors @ vectors.T, SEED_CARD_MATRIX, atol=0.02)
 
 
+def test_grading_encoder_gives_what_sentence_transformers_gives():
+    """The workers encode with plain transformers (grader.scoring.encoder.MeanPoolingEncoder) to save memory;
+    a fine-tuned version must come out exactly as sentence-transformers, which trained it, would encode it."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = [
+        *SEED_CARD_SENTENCES,
+        "  surrounded by spaces  ",
+        "Ünïcödé and emoji 🎓",
+        "x",
+        "word " * 400,  # past max_seq_length: truncated the same way
+    ]
+    reference = SentenceTransformer(str(base_model_path()), device="cpu")
+    expected = reference.encode(texts, batch_size=3, normalize_embeddings=True, convert_to_numpy=True)
+
+    actual = load_encoder(path=base_model_path()).model.encode(texts, batch_size=3)
+
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_grading_encoder_refuses_a_model_that_does_not_pool_by_the_mean(tmp_path):
+    import shutil
+
+    from grader.scoring.encoder import MeanPoolingEncoder
+
+    model_dir = tmp_path / "cls-pooling"
+    shutil.copytree(base_model_path(), model_dir)
+    pooling = model_dir / "1_Pooling" / "config.json"
+    pooling.write_text(pooling.read_text().replace('"pooling_mode_cls_token": false', '"pooling_mode_cls_token": true'))
+
+    with pytest.raises(ValueError, match="pools otherwise"):
+        MeanPoolingEncoder(model_dir)
+
+
 def test_paraphrase_scores_clearly_above_off_topic(base_model_version, gradient_descent_question):
     from grader.scoring.encoder import load_encoder as load
     from grader.services.model_versions import artifact_dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -25,20 +26,76 @@ def base_model_path() -> Path:
 class Encoder:
     version_id: int | None
     path: str
-    model: object  # sentence_transformers.SentenceTransformer, imported lazily to keep web start-up light
+    model: MeanPoolingEncoder
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text (cosine similarity is then a dot product)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self.model.encode(texts, batch_size=settings.GRADER_ENCODE_BATCH_SIZE)
+
+
+# The architecture every grader model has: the base model and everything fine-tuned from it.
+MEAN_POOLING_MODULES = [
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+]
+
+
+class MeanPoolingEncoder:
+    """A sentence-transformers model directory (Transformer, mean Pooling, Normalize) run with plain transformers.
+
+    Why not SentenceTransformer itself: importing sentence_transformers pulls in datasets, scikit-learn, pandas
+    and more, about 260 MB of resident memory in every grading process, for the few lines below. The output is
+    the same as ``SentenceTransformer.encode(..., normalize_embeddings=True)`` (tests compare the two): texts
+    stripped, truncated at the model's max_seq_length, batched longest first, mean of the unmasked token
+    embeddings, L2-normalized. Training keeps using sentence-transformers.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        path = Path(path)
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        if [module["type"] for module in modules] != MEAN_POOLING_MODULES:
+            raise ValueError(f"{path} is not a mean-pooling sentence-transformers model: {modules}")
+        pooling = json.loads((path / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+        if not pooling.get("pooling_mode_mean_tokens") or any(
+            pooling.get(mode)
+            for mode in pooling
+            if mode.startswith("pooling_mode_") and mode != "pooling_mode_mean_tokens"
+        ):
+            raise ValueError(f"{path} pools otherwise than by the mean: {pooling}")
+        config = json.loads((path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        self.max_seq_length = int(config.get("max_seq_length", 256))
+        self.lower_case = bool(config.get("do_lower_case", False))
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.model = AutoModel.from_pretrained(str(path)).eval()
+        self._torch = torch
+
+    def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        torch = self._torch
+        texts = [text.strip().lower() if self.lower_case else text.strip() for text in texts]
+        # Longest first, as sentence-transformers does: each batch is padded to its longest text.
+        order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
+        vectors = np.empty((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                features = self.tokenizer(
+                    [texts[row] for row in rows],
+                    padding=True,
+                    truncation="longest_first",
+                    max_length=self.max_seq_length,
+                    return_tensors="pt",
+                )
+                tokens = self.model(**features).last_hidden_state
+                mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+                mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                vectors[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
+        return vectors
 
 
 def torch_threads() -> int:
@@ -69,12 +126,10 @@ def load_encoder(*, path: str | Path, version_id: int | None = None) -> Encoder:
         if encoder is not None:
             return encoder
         import torch
-        from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(torch_threads())
         logger.info("loading model version %s from %s", version_id, key)
-        model = SentenceTransformer(key, device="cpu")
-        model.eval()
+        model = MeanPoolingEncoder(key)
         encoder = Encoder(version_id=version_id, path=key, model=model)
         _loaded.clear()
         _loaded[key] = encoder
