@@ -373,8 +373,10 @@ class SubmissionAdmin(CourseScopedAdmin):
         candidates = submissions_for_user(user=request.user).filter(question=submission.question, status="graded")
         if request.method == "POST" and self._apply_group_grade(request, candidates):
             return redirect(reverse("admin:grader_submission_change", args=[submission.pk]))
+        # A grade awaiting review has no final points yet: the auto grade is where the teacher starts from.
+        current = submission.points if submission.final_points is None else submission.final_points
         try:
-            points = Decimal(request.GET.get("points") or submission.final_points or 0)
+            points = Decimal(request.GET.get("points") or current or 0)
         except ArithmeticError:
             raise Http404 from None
         try:

@@ -1,4 +1,4 @@
-"""A teacher's correction or confirmation settles a grade awaiting review: it becomes graded."""
+"""A grade awaiting review is not final for the LMS; a teacher's correction or confirmation settles it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from grader.models import Correction, Submission, WebhookDelivery
 from grader.services import submissions as submission_services
 from grader.services.review import submissions_confirm_auto_grades
-from grader.services.submissions import correction_create
+from grader.services.submissions import correction_create, submission_create, submission_grade
 from grader.services.webhooks import webhook_endpoint_create
 from tests.api.conftest import basic
 
@@ -38,6 +38,31 @@ def _events(event_type: str) -> list[dict]:
     return [
         json.loads(delivery.body) for delivery in WebhookDelivery.objects.filter(event_type=event_type).order_by("pk")
     ]
+
+
+def test_the_lms_sees_no_final_points_while_a_grade_awaits_review(owner, awaiting_review):
+    body = owner.client.get(f"/api/v1/submissions/{awaiting_review.pk}/").json()
+    assert (body["status"], body["points"], body["final_points"]) == ("needs_review", "3.50", None)
+    grade = owner.client.get(f"/api/v1/submissions/{awaiting_review.pk}/grade/").json()
+    assert (grade["status"], grade["final_points"], grade["source"]) == ("needs_review", None, "none")
+    assert grade["auto"]["points"] == "3.50"  # the provisional auto grade stays readable
+
+
+def test_grading_that_routes_to_review_sends_no_final_points(
+    owner, hook, base_model_version, gradient_descent_question
+):
+    # Copying the question is flagged by the scoring step's guards and sent to a teacher.
+    submission, _ = submission_create(
+        question=gradient_descent_question,
+        student_ref="copycat",
+        answer=gradient_descent_question.prompt,
+        integration=owner.integration,
+    )
+    assert submission_grade(submission_id=submission.pk)
+    [event] = _events("submission.graded")
+    payload = event["data"]["submission"]
+    assert (payload["status"], payload["final_points"]) == ("needs_review", None)
+    assert payload["points"] is not None and "question_copy" in payload["review_reasons"]
 
 
 def test_a_correction_releases_a_grade_awaiting_review(hook, awaiting_review, teacher):

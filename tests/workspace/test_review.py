@@ -147,3 +147,11 @@ def test_detail_page_explains_the_grade(client, owner, class_answers):
     html = page.content.decode()
     assert "best match" in html and 'class="covered"' in html
     assert submission.question.prompt in html
+
+
+def test_fix_many_starts_from_the_auto_grade_of_an_answer_awaiting_review(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[0]
+    Submission.objects.filter(pk=flagged.pk).update(status=Submission.Status.NEEDS_REVIEW)
+    page = client.get(f"/admin/grader/submission/{flagged.pk}/similar/")
+    assert page.context["points"] == flagged.points != 0
