@@ -252,7 +252,16 @@ class Submission(models.Model):
 
     @property
     def final_points(self) -> Decimal | None:
-        return self.corrected_points if self.corrected_points is not None else self.points
+        """The grade that counts: the teacher's latest correction, else the auto grade once it is released.
+
+        None while the auto grade awaits a teacher (``needs_review``): the API, webhooks and the CSV export show
+        this, so an unreviewed grade never reaches a gradebook as final. A correction or confirmation settles it.
+        """
+        if self.corrected_points is not None:
+            return self.corrected_points
+        if self.status == self.Status.NEEDS_REVIEW:
+            return None
+        return self.points
 
     @property
     def review_reason_list(self) -> list[str]:

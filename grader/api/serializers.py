@@ -147,6 +147,10 @@ REVIEW_REASONS_HELP = (
     "What the scoring step flagged: low_confidence, question_copy, negation, keyword_salad, padding (the grade "
     "then awaits a teacher, status needs_review) or blank (an empty answer, graded 0). More may be added."
 )
+FINAL_POINTS_HELP = (
+    "The grade to record: the teacher's latest correction, else the auto grade. Null until graded and while the "
+    "auto grade awaits a teacher (status needs_review); a teacher's correction or confirmation then sets it."
+)
 
 
 class SubmissionOutputSerializer(serializers.ModelSerializer):
@@ -154,7 +158,9 @@ class SubmissionOutputSerializer(serializers.ModelSerializer):
     grade_url = serializers.HyperlinkedIdentityField(view_name="api:submission-grade")
     course = serializers.IntegerField(source="question.course_id", read_only=True)
     model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    final_points = serializers.DecimalField(max_digits=6, decimal_places=2, read_only=True, allow_null=True)
+    final_points = serializers.DecimalField(
+        max_digits=6, decimal_places=2, read_only=True, allow_null=True, help_text=FINAL_POINTS_HELP
+    )
     confidence = serializers.FloatField(read_only=True, allow_null=True, help_text=CONFIDENCE_HELP)
     review_reasons = serializers.ListField(
         source="review_reason_list", child=serializers.CharField(), read_only=True, help_text=REVIEW_REASONS_HELP
@@ -229,16 +235,24 @@ class GradeSerializer(serializers.Serializer):
     submission = serializers.IntegerField(source="pk")
     status = serializers.ChoiceField(choices=Submission.Status.choices)
     max_points = serializers.DecimalField(source="question.max_points", max_digits=6, decimal_places=2)
-    final_points = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    final_points = serializers.DecimalField(
+        max_digits=6, decimal_places=2, allow_null=True, help_text=FINAL_POINTS_HELP
+    )
     source = serializers.SerializerMethodField()
     auto = serializers.SerializerMethodField()
     corrections = CorrectionOutputSerializer(many=True)
 
-    @extend_schema_field(serializers.ChoiceField(choices=["none", "auto", "teacher"]))
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["none", "auto", "teacher"],
+            help_text="Where final_points comes from; none while there is no final grade (not graded yet, or the "
+            "auto grade awaits a teacher: status needs_review).",
+        )
+    )
     def get_source(self, submission: Submission) -> str:
         if submission.corrected_points is not None:
             return "teacher"
-        return "auto" if submission.points is not None else "none"
+        return "auto" if submission.final_points is not None else "none"
 
     @extend_schema_field(AutoGradeSerializer)
     def get_auto(self, submission: Submission) -> dict:

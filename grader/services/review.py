@@ -27,7 +27,8 @@ def submissions_grade_group(
 
 @transaction.atomic
 def submissions_confirm_auto_grades(*, submissions: Iterable[Submission], teacher: AbstractBaseUser) -> int:
-    """The teacher agrees with the auto grade: a correction with the same points, so it counts as a training label.
+    """The teacher agrees with the auto grade: a correction with the same points, so it counts as a training label
+    and, like any correction, releases a grade that was awaiting review.
 
     Ungraded submissions and ones a teacher already corrected are left alone (confirming must never overwrite a
     teacher's grade with the machine's). Returns how many were confirmed.

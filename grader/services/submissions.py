@@ -270,7 +270,11 @@ def grading_lease() -> timedelta:
 def correction_create(
     *, submission: Submission, teacher: AbstractBaseUser, points: Decimal, comment: str = ""
 ) -> Correction:
-    """A teacher's grade. The auto grade stays beside it; the latest correction is the submission's grade."""
+    """A teacher's grade. The auto grade stays beside it; the latest correction is the submission's grade.
+
+    A submission awaiting review (``needs_review``) becomes ``graded``: the teacher has looked at it, so its grade
+    is final and released to the LMS, whether the points changed or not (a confirmation is a correction too).
+    """
     submission = Submission.objects.select_for_update().select_related("question").get(pk=submission.pk)
     points = Decimal(points)
     if not Decimal("0") <= points <= submission.question.max_points:
@@ -278,6 +282,11 @@ def correction_create(
     correction = Correction.objects.create(
         submission=submission, teacher=teacher, points=points, comment=comment, auto_points=submission.points
     )
-    Submission.objects.filter(pk=submission.pk).update(corrected_points=points, updated_at=timezone.now())
+    changes: dict = {"corrected_points": points, "updated_at": timezone.now()}
+    if submission.status == Submission.Status.NEEDS_REVIEW:
+        # review_reasons stay: they explain the auto grade, which is kept beside the correction.
+        changes["status"] = Submission.Status.GRADED
+    Submission.objects.filter(pk=submission.pk).update(**changes)
+    # After the UPDATE, inside the same transaction: the event's snapshot carries the new status and points.
     webhook_event_submission(submission_id=submission.pk, event="submission.grade_changed", reason="correction")
     return correction

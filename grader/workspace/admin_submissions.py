@@ -24,13 +24,28 @@ from grader.workspace.agreement import agreement_of, agreement_points, agreement
 from grader.workspace.charts import figure_png, scatter_figure, trend_figure
 from grader.workspace.explanation import submission_explanation
 from grader.workspace.export import grades_csv
+from grader.workspace.review_text import STATUS_TEXT, confidence_percent, review_reason_texts
 from grader.workspace.selectors import (
     courses_for_user,
     questions_for_user,
+    review_queue_ordering,
     review_queue_overview,
     submissions_for_user,
     submissions_review_queue,
 )
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """The status in a teacher's words; "awaiting review" (needs_review) is what the review queue is for."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return list(STATUS_TEXT.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() in STATUS_TEXT else queryset
 
 
 class CorrectedFilter(admin.SimpleListFilter):
@@ -126,13 +141,13 @@ class SubmissionAdmin(CourseScopedAdmin):
     change_form_template = "admin/grader/submission/change_form.html"
     change_list_template = "admin/grader/submission/change_list.html"
     list_display = [
-        "id", "student_ref", "answer_excerpt", "similarity_rounded", "confidence", "auto_points", "corrected_points",
-        "corrected_by", "question",
+        "id", "student_ref", "answer_excerpt", "status_text", "confidence_shown", "review_reasons_shown",
+        "similarity_rounded", "auto_points", "corrected_points", "corrected_by", "question",
     ]  # fmt: skip
     list_display_links = ["id"]
     list_editable = ["corrected_points"]
     list_filter = [
-        "status",
+        StatusFilter,
         PointsRangeFilter,
         CorrectedFilter,
         "model_version",
@@ -143,17 +158,27 @@ class SubmissionAdmin(CourseScopedAdmin):
     list_select_related = ["question", "question__course", "model_version"]
     list_per_page = 50
     readonly_fields = [
-        "question", "student_ref", "external_id", "answer", "status", "similarity", "points", "best_reference",
+        "question", "student_ref", "external_id", "answer", "status_text", "similarity", "points", "best_reference",
         "model_version", "graded_at", "corrected_points", "corrected_by", "error", "created_at",
-        "confidence", "review_reasons",
+        "confidence_shown", "review_reasons_shown",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["question", "student_ref", "external_id", "answer", "created_at"]}),
         (
             "Auto grade",
-            {"fields": ["status", "similarity", "points", "best_reference", "model_version", "graded_at", "error"]},
+            {
+                "fields": [
+                    "status_text",
+                    "similarity",
+                    "points",
+                    "best_reference",
+                    "model_version",
+                    "graded_at",
+                    "error",
+                ]
+            },
         ),
-        ("Review", {"fields": ["confidence", "review_reasons"]}),
+        ("Review", {"fields": ["confidence_shown", "review_reasons_shown"]}),
         ("Teacher's grade", {"fields": ["corrected_points", "corrected_by", "correct_points", "correction_comment"]}),
     ]
     inlines = [CorrectionInline]
@@ -174,7 +199,8 @@ class SubmissionAdmin(CourseScopedAdmin):
         return submissions_review_queue(queryset=queryset)
 
     def get_ordering(self, request):
-        return [F("review_confidence").asc(nulls_last=True), "pk"]
+        # The changelist orders by this, not by the queryset's order_by.
+        return review_queue_ordering()
 
     def get_changelist_form(self, request, **kwargs):
         return SubmissionListCorrectionForm
@@ -191,10 +217,18 @@ class SubmissionAdmin(CourseScopedAdmin):
     def auto_points(self, submission: Submission) -> str:
         return "-" if submission.points is None else str(submission.points)
 
-    @admin.display(description="confidence", ordering="review_confidence")
-    def confidence(self, submission: Submission) -> str:
-        value = getattr(submission, "review_confidence", None)
-        return "-" if value is None else f"{value:+.2f}"
+    @admin.display(description="status", ordering="status")
+    def status_text(self, submission: Submission) -> str:
+        return STATUS_TEXT.get(submission.status, submission.status)
+
+    @admin.display(description="confidence", ordering="confidence")
+    def confidence_shown(self, submission: Submission) -> str:
+        # The probability that a teacher agrees on pass or fail, as a percentage.
+        return confidence_percent(submission.confidence)
+
+    @admin.display(description="review reasons")
+    def review_reasons_shown(self, submission: Submission) -> str:
+        return " ".join(review_reason_texts(submission.review_reason_list)) or "-"
 
     @admin.display(description="corrected by")
     def corrected_by(self, submission: Submission) -> str:
@@ -373,8 +407,10 @@ class SubmissionAdmin(CourseScopedAdmin):
         candidates = submissions_for_user(user=request.user).filter(question=submission.question, status="graded")
         if request.method == "POST" and self._apply_group_grade(request, candidates):
             return redirect(reverse("admin:grader_submission_change", args=[submission.pk]))
+        # A grade awaiting review has no final points yet: the auto grade is where the teacher starts from.
+        current = submission.points if submission.final_points is None else submission.final_points
         try:
-            points = Decimal(request.GET.get("points") or submission.final_points or 0)
+            points = Decimal(request.GET.get("points") or current or 0)
         except ArithmeticError:
             raise Http404 from None
         try:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, FloatField, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
 
 from grader.models import Course, Integration, Question, Submission
 
@@ -47,43 +45,48 @@ def integrations_for_user(*, user: AbstractBaseUser) -> QuerySet[Integration]:
     return Integration.objects.filter(pk__in=Integration.objects.filter(courses__teachers=user).values("pk"))
 
 
-def review_confidence_expression():
-    """How sure the auto grade is, higher is surer; NULL for an ungraded submission.
+def review_queue_ordering() -> list:
+    """The review queue's order, for querysets annotated by ``submissions_review_queue``.
 
-    For now: how far the similarity lies outside the band between the question's zero-credit and full-credit
-    thresholds. Inside the band (a partial grade) it is negative, lowest in the middle of the band. Swap this
-    for a confidence from the grading service when there is one: the review queue only orders by it.
+    Grades awaiting review first, then the others by lowest confidence (the probability that a teacher agrees on
+    pass or fail), so the grades most likely wrong come first; within each, lowest confidence first. Ungraded
+    submissions, and ones graded before confidences were recorded, have none and come last.
     """
-    zero = Coalesce(F("question__zero_credit_similarity"), Value(settings.GRADER_ZERO_CREDIT_SIMILARITY))
-    full = Coalesce(F("question__full_credit_similarity"), Value(settings.GRADER_FULL_CREDIT_SIMILARITY))
-    return Greatest(zero - F("similarity"), F("similarity") - full, output_field=FloatField())
+    return [F("awaiting_review").desc(), F("confidence").asc(nulls_last=True), "pk"]
 
 
 def submissions_review_queue(*, queryset: QuerySet[Submission]) -> QuerySet[Submission]:
-    """Least sure first: annotates ``review_confidence`` and orders by it (ungraded ones last)."""
-    return queryset.annotate(review_confidence=review_confidence_expression()).order_by(
-        F("review_confidence").asc(nulls_last=True), "pk"
-    )
+    """``queryset`` in review-queue order, annotated with ``awaiting_review`` (status needs_review)."""
+    awaiting = ExpressionWrapper(Q(status=Submission.Status.NEEDS_REVIEW), output_field=BooleanField())
+    return queryset.annotate(awaiting_review=awaiting).order_by(*review_queue_ordering())
 
 
 @dataclass(frozen=True)
 class QueueRow:
     question: Question
     graded: int
-    to_review: int
+    awaiting_review: int  # needs_review: the grade is held back from the LMS until a teacher settles it
+    to_review: int  # graded and not corrected yet, including those awaiting review
     corrected: int
 
 
 def review_queue_overview(*, user: AbstractBaseUser) -> list[QueueRow]:
-    """Per question of the user's courses: how many graded answers, how many still unreviewed."""
+    """Per question of the user's courses: how many graded answers, awaiting review, uncorrected, corrected."""
     questions = questions_for_user(user=user).annotate(
         graded=Count("submissions", filter=Q(submissions__points__isnull=False)),
+        awaiting_review=Count("submissions", filter=Q(submissions__status=Submission.Status.NEEDS_REVIEW)),
         to_review=Count(
             "submissions", filter=Q(submissions__points__isnull=False, submissions__corrected_points__isnull=True)
         ),
         corrected=Count("submissions", filter=Q(submissions__corrected_points__isnull=False)),
     )
     return [
-        QueueRow(question=question, graded=question.graded, to_review=question.to_review, corrected=question.corrected)
+        QueueRow(
+            question=question,
+            graded=question.graded,
+            awaiting_review=question.awaiting_review,
+            to_review=question.to_review,
+            corrected=question.corrected,
+        )
         for question in questions.order_by("course__code", "key")
     ]

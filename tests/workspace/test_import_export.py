@@ -7,7 +7,7 @@ import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from grader.models import Question
+from grader.models import Question, Submission
 from grader.services.submissions import correction_create
 
 HEADER = "course,key,prompt,max_points,reference_answer\n"
@@ -71,3 +71,14 @@ def test_export_writes_auto_and_teacher_grades(client, owner, class_answers):
     assert row["teacher_points"] == str(corrected.points) and row["corrected_by"] == "ada"
     other = by_id[class_answers[1].pk]
     assert other["teacher_points"] == "" and other["final_points"] == other["auto_points"] != ""
+
+
+def test_export_leaves_final_points_empty_while_a_grade_awaits_review(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[2]
+    Submission.objects.filter(pk=flagged.pk).update(status=Submission.Status.NEEDS_REVIEW)
+    response = client.post("/admin/grader/submission/", {
+        "action": "export_grades_csv", "_selected_action": [flagged.pk], "index": "0",
+    })  # fmt: skip
+    [row] = csv.DictReader(io.StringIO(response.content.decode()))
+    assert (row["status"], row["final_points"], row["auto_points"]) == ("needs_review", "", str(flagged.points))

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from decimal import Decimal
 
-from django.conf import settings
-
 from grader.models import Correction, Submission
+from grader.scoring import decision, guards
 from grader.services.grouping import submission_groups
 from grader.services.model_versions import correction_pairs
+from grader.workspace.review_text import REVIEW_REASON_TEXT, review_reason_texts
 from grader.workspace.selectors import submissions_review_queue
 
 
-def _distance_outside_band(submission: Submission) -> float:
-    zero, full = settings.GRADER_ZERO_CREDIT_SIMILARITY, settings.GRADER_FULL_CREDIT_SIMILARITY
-    return max(zero - submission.similarity, submission.similarity - full)
-
-
-def test_review_queue_puts_the_least_sure_grades_first(class_answers, gradient_descent_question):
+def test_review_queue_puts_grades_awaiting_review_first_then_the_least_confident(
+    class_answers, gradient_descent_question
+):
+    # Two answers the scoring step sent to a teacher: one it is sure of (a guard fired), one it is not.
+    sure, unsure = class_answers[0], class_answers[3]
+    Submission.objects.filter(pk=sure.pk).update(status=Submission.Status.NEEDS_REVIEW, review_reasons="padding")
+    Submission.objects.filter(pk=unsure.pk).update(
+        status=Submission.Status.NEEDS_REVIEW, confidence=0.3, review_reasons="low_confidence"
+    )
     ungraded = Submission.objects.create(question=gradient_descent_question, student_ref="late", answer="pending")
     queue = list(submissions_review_queue(queryset=Submission.objects.all()))
-    graded = [s for s in queue if s.similarity is not None]
-    expected = sorted(graded, key=_distance_outside_band)
-    assert [s.pk for s in graded] == [s.pk for s in expected]
+    assert [s.pk for s in queue[:2]] == [unsure.pk, sure.pk]
+    assert queue[0].awaiting_review and not queue[2].awaiting_review
+    rest = queue[2:-1]
+    assert [s.confidence for s in rest] == sorted(s.confidence for s in rest)
+    assert rest[0].pk == class_answers[5].pk  # "It is something used in machine learning.": the least sure grade
+    assert rest[0].confidence < rest[-1].confidence  # the data does exercise the order
     assert queue[-1].pk == ungraded.pk
-    assert len({round(_distance_outside_band(s), 6) for s in graded}) > 1  # the data does exercise the order
 
 
 def test_changelist_is_the_queue_with_filters(client, owner, class_answers):
@@ -37,7 +44,7 @@ def test_changelist_is_the_queue_with_filters(client, owner, class_answers):
     page = client.get("/admin/grader/submission/", {"corrected": "no"})
     shown = [row.pk for row in page.context["cl"].result_list]
     assert corrected.pk not in shown and len(shown) == len(class_answers) - 1
-    confidences = [row.review_confidence for row in page.context["cl"].result_list]
+    confidences = [row.confidence for row in page.context["cl"].result_list]
     assert confidences == sorted(confidences)
     zero = client.get("/admin/grader/submission/", {"points_range": "zero"}).context["cl"].result_list
     assert {row.pk for row in zero} == {s.pk for s in class_answers if s.points == 0}
@@ -147,3 +154,83 @@ def test_detail_page_explains_the_grade(client, owner, class_answers):
     html = page.content.decode()
     assert "best match" in html and 'class="covered"' in html
     assert submission.question.prompt in html
+
+
+def test_fix_many_starts_from_the_auto_grade_of_an_answer_awaiting_review(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[0]
+    Submission.objects.filter(pk=flagged.pk).update(status=Submission.Status.NEEDS_REVIEW)
+    page = client.get(f"/admin/grader/submission/{flagged.pk}/similar/")
+    assert page.context["points"] == flagged.points != 0
+
+
+def _await_review(submission: Submission, *, confidence: float, reasons: str) -> None:
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Submission.Status.NEEDS_REVIEW, confidence=confidence, review_reasons=reasons
+    )
+
+
+def test_awaiting_review_filter_shows_confidence_and_reasons_in_words(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[1]
+    _await_review(flagged, confidence=0.4, reasons="negation,low_confidence")
+    page = client.get("/admin/grader/submission/", {"status": "needs_review"})
+    assert [row.pk for row in page.context["cl"].result_list] == [flagged.pk]
+    html = page.content.decode()
+    assert "awaiting review" in html and "40 %" in html
+    assert REVIEW_REASON_TEXT["negation"] in html and REVIEW_REASON_TEXT["low_confidence"] in html
+    everything = client.get("/admin/grader/submission/")
+    assert everything.context["cl"].result_list[0].pk == flagged.pk
+    assert "99 %" in everything.content.decode()  # the sure grades, as percentages too
+    detail = client.get(f"/admin/grader/submission/{flagged.pk}/change/").content.decode()
+    assert "40 %" in detail and REVIEW_REASON_TEXT["negation"] in detail and "awaiting review" in detail
+
+
+def test_a_correction_in_the_workspace_takes_the_answer_out_of_the_awaiting_review_filter(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[1]
+    _await_review(flagged, confidence=0.4, reasons="negation")
+    client.post(f"/admin/grader/submission/{flagged.pk}/change/",
+                {"correct_points": "1", "_continue": "1",
+                 "corrections-TOTAL_FORMS": "0", "corrections-INITIAL_FORMS": "0"})  # fmt: skip
+    flagged.refresh_from_db()
+    assert (flagged.status, flagged.corrected_points) == ("graded", Decimal("1"))
+    assert not client.get("/admin/grader/submission/", {"status": "needs_review"}).context["cl"].result_list
+    detail = client.get(f"/admin/grader/submission/{flagged.pk}/change/").content.decode()
+    assert REVIEW_REASON_TEXT["negation"] in detail  # why it was held back stays readable
+
+
+def test_review_overview_counts_the_answers_awaiting_review(client, owner, class_answers, gradient_descent_question):
+    client.force_login(owner)
+    _await_review(class_answers[1], confidence=0.4, reasons="negation")
+    rows = {row.question.pk: row for row in client.get("/admin/grader/submission/review/").context["rows"]}
+    assert rows[gradient_descent_question.pk].awaiting_review == 1
+    assert rows[gradient_descent_question.pk].to_review == len(class_answers)
+
+
+def test_teacher_of_another_course_sees_none_of_the_review_queue(
+    client, owner, stranger, class_answers, foreign_answers, gradient_descent_question
+):
+    ours, theirs = class_answers[1], foreign_answers[0]
+    _await_review(ours, confidence=0.2, reasons="negation")
+    _await_review(theirs, confidence=0.9, reasons="padding")
+    client.force_login(stranger)
+    awaiting = client.get("/admin/grader/submission/", {"status": "needs_review"})
+    assert [row.pk for row in awaiting.context["cl"].result_list] == [theirs.pk]
+    assert REVIEW_REASON_TEXT["negation"] not in awaiting.content.decode()
+    assert [row.pk for row in client.get("/admin/grader/submission/").context["cl"].result_list] == [theirs.pk]
+    overview = client.get("/admin/grader/submission/review/").context["rows"]
+    assert [(row.question.key, row.awaiting_review) for row in overview] == [("photosynthesis", 1)]
+    client.force_login(owner)
+    overview = client.get("/admin/grader/submission/review/").context["rows"]
+    assert {row.question.pk: row.awaiting_review for row in overview}[gradient_descent_question.pk] == 1
+    assert "photosynthesis" not in {row.question.key for row in overview}
+
+
+def test_every_reason_the_scoring_step_gives_has_words_for_teachers():
+    # The codes are string literals in the scoring step; read them there so a new one cannot go unworded.
+    source = inspect.getsource(guards) + inspect.getsource(decision)
+    codes = set(re.findall(r'reasons\.append\("(\w+)"\)', source)) | set(re.findall(r'reasons=\("(\w+)",\)', source))
+    assert {"low_confidence", "negation", "blank"} <= codes  # the patterns do find them
+    assert codes <= set(REVIEW_REASON_TEXT)
+    assert review_reason_texts(["negation", "something_new"]) == [REVIEW_REASON_TEXT["negation"], "something_new"]

@@ -1,0 +1,36 @@
+"""The review fields in a teacher's words: statuses, confidence and the scoring step's reason codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from grader.models import Submission
+
+# The codes are the scoring step's (grader/scoring/guards.py, decision.py) and the API's; teachers read these.
+REVIEW_REASON_TEXT: dict[str, str] = {
+    "low_confidence": "The model is unsure whether this answer passes.",
+    "question_copy": "The answer mostly repeats the question.",
+    "negation": "The answer looks like a reference answer with its meaning negated.",
+    "keyword_salad": "The answer lists the reference's key words without saying what they mean together.",
+    "padding": "The answer restates the question and pads it with unrelated text.",
+    "blank": "The answer is empty.",
+}
+
+# needs_review is "awaiting review" for a teacher: it is waiting for them, not merely flagged.
+STATUS_TEXT: dict[str, str] = {
+    Submission.Status.NEEDS_REVIEW: "awaiting review",
+    Submission.Status.GRADED: "graded",
+    Submission.Status.QUEUED: "queued",
+    Submission.Status.GRADING: "grading",
+    Submission.Status.FAILED: "failed",
+}
+
+
+def review_reason_texts(codes: Iterable[str]) -> list[str]:
+    """One sentence per code; a code added to the scoring step before it is worded here shows as it is."""
+    return [REVIEW_REASON_TEXT.get(code, code) for code in codes]
+
+
+def confidence_percent(confidence: float | None) -> str:
+    """``0.873`` → ``"87 %"``; ``"-"`` when not graded (or graded before confidences were recorded)."""
+    return "-" if confidence is None else f"{confidence * 100:.0f} %"
