@@ -1,7 +1,7 @@
 """Grading quality on Mohler (12 folds by assignment) and the STS-B sanity check → docs/BENCHMARKS.md + plots.
 
     .venv/bin/python bench/quality.py                 # feedback protocol, base model + calibration (≈ 3 min)
-    .venv/bin/python bench/quality.py --epochs 4      # also fine-tune per fold (hours on 2 cores; see the doc)
+    .venv/bin/python bench/quality.py --epochs 4      # also fine-tune per fold (about an hour on 2 cores)
     .venv/bin/python bench/quality.py --folds 2       # a quick, partial look
 
 Writes only between the <!-- quality:start --> and <!-- quality:end --> markers, and docs/quality_*.png.
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from training.finetune import Hyperparameters  # noqa: E402
+from training.finetune import Hyperparameters, resolve_precision  # noqa: E402
 from training.protocols import CachedEncoder, run_protocol  # noqa: E402
 
 BENCHDATA = Path(os.environ.get("GRADER_BENCHDATA", "/work/shared/benchdata"))
@@ -203,7 +203,9 @@ def main() -> None:
     )
     from tqdm import tqdm
 
-    hyperparameters = Hyperparameters(epochs=args.epochs) if args.epochs else None
+    # The production recipe (batch 16, lr 5e-5, seed 42) at --epochs, with the precision the settings would pick.
+    precision = resolve_precision(os.environ.get("GRADER_TRAIN_PRECISION", "auto"))
+    hyperparameters = Hyperparameters(epochs=args.epochs, precision=precision) if args.epochs else None
     summary = run_protocol(
         csv_path=BENCHDATA / "mohler" / "mohler.csv",
         protocol="feedback",
