@@ -79,9 +79,16 @@ def prepare_environment(args: argparse.Namespace, work_dir: Path) -> dict[str, s
         "LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # One token sends everything here; the per-token throttle (default 600/min) would turn the fixed-rate
+        # phase into a measure of 429s. Twice the offered rate keeps it out of the way; 429s are counted apart.
+        "GRADER_API_THROTTLE_RATE": env_throttle(args),
     }
     os.environ.update(env)
     return env
+
+
+def env_throttle(args: argparse.Namespace) -> str:
+    return f"{args.rate * 120}/min"
 
 
 def recreate_database(args: argparse.Namespace) -> None:
@@ -237,6 +244,12 @@ def raw_encode_rate(answers: list[str]) -> tuple[float, int]:
     return len(answers) / elapsed, batch_size
 
 
+class PostFailed(RuntimeError):
+    def __init__(self, status: int, body: str):
+        super().__init__(f"POST failed: {status} {body}")
+        self.status = status
+
+
 class Client:
     def __init__(self, args: argparse.Namespace, token: str):
         import requests
@@ -260,7 +273,7 @@ class Client:
             timeout=30,
         )
         if response.status_code not in (200, 202):
-            raise RuntimeError(f"POST failed: {response.status_code} {response.text[:200]}")
+            raise PostFailed(response.status_code, response.text[:200])
         return response.json()["id"]
 
     def has_bulk_endpoint(self) -> bool:
@@ -367,7 +380,7 @@ def bulk_grading(
 
 def api_latency_under_load(
     args: argparse.Namespace, client: Client, database: Database, workload: Workload, backlog: int
-) -> tuple[list[float], int, bool]:
+) -> tuple[list[float], dict[str, int], bool]:
     """POST latencies at a fixed rate while the workers grade ``backlog`` queued submissions.
 
     Open loop: each request has a scheduled send time and its latency counts from then, so a slow server
@@ -386,7 +399,7 @@ def api_latency_under_load(
     for index in range(total):
         schedule.put((index, start + index / args.rate))
     latencies: list[float] = []
-    errors = [0]
+    errors: dict[str, int] = {}  # "429", "500", "timeout", ...
     lock = threading.Lock()
     items = answers_for(workload, total, offset=29)
 
@@ -400,16 +413,19 @@ def api_latency_under_load(
             if delay > 0:
                 time.sleep(delay)
             question_id, answer, _ = items[index]
+            failure = None
             try:
                 client.submit(question_id, answer, f"rate-{index}")
-                outcome = time.perf_counter() - due
-            except Exception:  # noqa: BLE001 - a failed request is counted, not fatal
-                outcome = None
+            except PostFailed as error:
+                failure = str(error.status)
+            except Exception as error:  # noqa: BLE001 - a failed request is counted, not fatal
+                failure = type(error).__name__
+            outcome = time.perf_counter() - due
             with lock:
-                if outcome is None:
-                    errors[0] += 1
-                else:
+                if failure is None:
                     latencies.append(outcome)
+                else:
+                    errors[failure] = errors.get(failure, 0) + 1
 
     threads = [threading.Thread(target=sender) for _ in range(32)]
     for thread in threads:
@@ -417,7 +433,7 @@ def api_latency_under_load(
     for thread in threads:
         thread.join()
     still_busy = database.queued_count() > 0
-    return latencies, errors[0], still_busy
+    return latencies, errors, still_busy
 
 
 def retrain_seconds(workload: Workload, corrections: int) -> tuple[float, int]:
@@ -528,6 +544,7 @@ def main() -> None:
     p50, p95, p99 = (percentile(latencies, q) * ms for q in (0.5, 0.95, 0.99))
     api_p50, api_p99 = (percentile(api_latencies, q) * ms for q in (0.5, 0.99))
     ratio = bulk_rate / raw_rate
+    failed_text = ", ".join(f"{kind}: {count}" for kind, count in sorted(api_errors.items())) or "none"
     rows = [
         (f"Raw ceiling: `SentenceTransformer.encode`, batch size {encode_batch}", f"{raw_rate:.0f} sentences/s", ""),
         (f"Bulk grading end to end, N={args.n} ({post_mode})", f"{bulk_rate:.0f} submissions/s", ""),
@@ -537,7 +554,7 @@ def main() -> None:
         (f"Single answer, 202 → graded, idle worker ({len(latencies)} samples): p50 / p95 / p99",
          f"{p50:.0f} / {p95:.0f} / {p99:.0f} ms", f"p50 ≤ 100, p99 ≤ 300: {verdict(p50 <= 100 and p99 <= 300)}"),
         (f"API POST at {args.rate} req/s for {args.rate_seconds} s, workers busy "
-         f"({len(api_latencies)} ok, {api_errors} failed; backlog left: {'yes' if still_busy else 'no'}): p50 / p99",
+         f"({len(api_latencies)} ok, failed: {failed_text}; backlog left: {'yes' if still_busy else 'no'}): p50 / p99",
          f"{api_p50:.1f} / {api_p99:.1f} ms", f"p99 ≤ 30: {verdict(api_p99 <= 30 and not api_errors)}"),
         (f"Peak RSS, worker pool process with the model (main process {worker_main_rss:.0f} MiB)",
          f"{worker_rss:.0f} MiB", f"≤ 600: {verdict(worker_rss <= 600)}"),
@@ -561,7 +578,8 @@ def main() -> None:
         f"Machine: {cores} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}; "
         f"load average before the run {load_before[0]:.2f}. Worker: {args.worker_concurrency} prefork processes, "
         f"{settings.GRADER_GRADING_BATCH_SIZE} submissions per claim, encode batch {encode_batch}; "
-        f"gunicorn: {args.web_workers} sync workers. Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"gunicorn: {args.web_workers} sync workers; API throttle {env_throttle(args)}. "
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
         f"Command: `{command.strip()}`",
     ]

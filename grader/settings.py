@@ -264,9 +264,12 @@ CELERY_TIMEZONE = TIME_ZONE
 GRADER_MODEL_DIR = env.path("GRADER_MODEL_DIR", default=str(VAR_DIR / "models"))
 GRADER_SEED_PAIRS = env.path("GRADER_SEED_PAIRS", default=str(BASE_DIR / "fixtures" / "seed_pairs.csv"))
 GRADER_ENCODE_BATCH_SIZE = env.int("GRADER_ENCODE_BATCH_SIZE", default=32)
+# At most this many padded tokens per forward pass (0: no limit). A claimed batch mixes short and long answers;
+# cut into runs of alike length, it pads far less, and a long answer no longer needs a 32-wide pass of its own.
+GRADER_ENCODE_MAX_BATCH_TOKENS = env.int("GRADER_ENCODE_MAX_BATCH_TOKENS", default=512)
 GRADER_TORCH_THREADS = env.int("GRADER_TORCH_THREADS", default=0)  # 0: the cores shared by the worker's processes
 # How many queued submissions one grading task claims and encodes together (its own first).
-GRADER_GRADING_BATCH_SIZE = env.int("GRADER_GRADING_BATCH_SIZE", default=32)
+GRADER_GRADING_BATCH_SIZE = env.int("GRADER_GRADING_BATCH_SIZE", default=64)
 # Similarity at or below ZERO earns no points, at or above FULL earns max_points; linear between.
 # A question may override both.
 GRADER_ZERO_CREDIT_SIMILARITY = env.float("GRADER_ZERO_CREDIT_SIMILARITY", default=0.25)

@@ -26,10 +26,12 @@ def test_base_model_reproduces_the_seed_card_similarities():
     np.testing.assert_allclose(vectors @ vectors.T, SEED_CARD_MATRIX, atol=0.02)
 
 
-def test_grading_encoder_gives_what_sentence_transformers_gives():
+def test_grading_encoder_gives_what_sentence_transformers_gives(tmp_path):
     """The workers encode with plain transformers (grader.scoring.encoder.MeanPoolingEncoder) to save memory;
     a fine-tuned version must come out exactly as sentence-transformers, which trained it, would encode it."""
     from sentence_transformers import SentenceTransformer
+
+    from grader.scoring.encoder import MeanPoolingEncoder
 
     texts = [
         *SEED_CARD_SENTENCES,
@@ -40,10 +42,25 @@ def test_grading_encoder_gives_what_sentence_transformers_gives():
     ]
     reference = SentenceTransformer(str(base_model_path()), device="cpu")
     expected = reference.encode(texts, batch_size=3, normalize_embeddings=True, convert_to_numpy=True)
+    # A version saved by this sentence-transformers (as training does) has configuration files of a newer format.
+    reference.save(str(tmp_path / "saved"))
 
-    actual = load_encoder(path=base_model_path()).model.encode(texts, batch_size=3)
+    for path in (base_model_path(), tmp_path / "saved"):
+        actual = MeanPoolingEncoder(path).encode(texts, batch_size=3)
+        np.testing.assert_allclose(actual, expected, atol=1e-5)
 
-    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+def test_a_token_budget_changes_how_answers_are_batched_not_their_vectors():
+    from grader.scoring.encoder import _batches
+
+    encoder = load_encoder(path=base_model_path()).model
+    texts = [*SEED_CARD_SENTENCES, "short", "word " * 300, "two words"]
+    unlimited = encoder.encode(texts, batch_size=32)
+    np.testing.assert_allclose(encoder.encode(texts, batch_size=32, max_batch_tokens=64), unlimited, atol=1e-5)
+
+    # Longest first; a run holds at most 3 rows and 100 padded tokens; an over-long row is a batch alone.
+    assert _batches([7, 8, 9, 10, 11], [300, 40, 30, 20, 5], 3, 100) == [[7], [8, 9], [10, 11]]
+    assert _batches([1, 2, 3, 4], [10, 10, 10, 10], 3, None) == [[1, 2, 3], [4]]
 
 
 def test_grading_encoder_refuses_a_model_that_does_not_pool_by_the_mean(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from grader.models import ModelVersion, TrainingRun
 from grader.services.model_versions import model_version_bootstrap
 from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv
+from training.finetune import resolve_precision
 from training.metrics import agreement
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -57,6 +58,7 @@ def test_bootstrap_fine_tunes_the_base_model_on_the_seed_pairs(settings):
     assert run.hyperparameters == {
         "batch_size": 16, "epochs": 4, "learning_rate": 5e-5, "seed": 42, "warmup_steps": 0,
         "optimizer": "adamw_torch", "scheduler": "linear", "max_seq_length": 256,
+        "precision": resolve_precision("auto"),  # bf16 where this CPU runs it natively
     }  # fmt: skip
     # The model card is the README that sentence-transformers writes, with the real training facts.
     assert "CosineSimilarityLoss" in version.model_card

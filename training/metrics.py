@@ -6,7 +6,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -24,6 +23,8 @@ def agreement(*, predicted: Sequence[float], human: Sequence[float], max_score: 
     if len(p) != len(h) or len(p) == 0:
         raise ValueError("predicted and human must be non-empty and of equal length")
     constant = np.ptp(p) == 0 or np.ptp(h) == 0
+    from scipy import stats  # here, not at the top: web and grading processes import this module, rarely call it
+
     return {
         "n": len(p),
         "pearson": None if constant else _finite_or_none(stats.pearsonr(p, h)[0]),

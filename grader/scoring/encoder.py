@@ -32,15 +32,16 @@ class Encoder:
         """L2-normalized float32 embeddings, one row per text (cosine similarity is then a dot product)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        return self.model.encode(texts, batch_size=settings.GRADER_ENCODE_BATCH_SIZE)
+        return self.model.encode(
+            texts,
+            batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
+            max_batch_tokens=settings.GRADER_ENCODE_MAX_BATCH_TOKENS or None,
+        )
 
 
-# The architecture every grader model has: the base model and everything fine-tuned from it.
-MEAN_POOLING_MODULES = [
-    "sentence_transformers.models.Transformer",
-    "sentence_transformers.models.Pooling",
-    "sentence_transformers.models.Normalize",
-]
+# The architecture every grader model has (the base model and everything fine-tuned from it), by class name:
+# sentence-transformers moved the classes between releases (models.Transformer, base.modules.transformer...).
+MEAN_POOLING_MODULES = ["Transformer", "Pooling", "Normalize"]
 
 
 class MeanPoolingEncoder:
@@ -59,43 +60,64 @@ class MeanPoolingEncoder:
 
         path = Path(path)
         modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
-        if [module["type"] for module in modules] != MEAN_POOLING_MODULES:
+        if [module["type"].rsplit(".", 1)[-1] for module in modules] != MEAN_POOLING_MODULES:
             raise ValueError(f"{path} is not a mean-pooling sentence-transformers model: {modules}")
         pooling = json.loads((path / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
-        if not pooling.get("pooling_mode_mean_tokens") or any(
-            pooling.get(mode)
-            for mode in pooling
-            if mode.startswith("pooling_mode_") and mode != "pooling_mode_mean_tokens"
-        ):
+        if _pooling_mode(pooling) != "mean":
             raise ValueError(f"{path} pools otherwise than by the mean: {pooling}")
-        config = json.loads((path / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        self.max_seq_length = int(config.get("max_seq_length", 256))
+        config_path = path / "sentence_bert_config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
         self.lower_case = bool(config.get("do_lower_case", False))
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         self.model = AutoModel.from_pretrained(str(path)).eval()
+        # Older sentence-transformers write max_seq_length to sentence_bert_config.json, newer ones to the
+        # tokenizer's model_max_length.
+        self.max_seq_length = int(config.get("max_seq_length") or self.tokenizer.model_max_length)
         self._torch = torch
 
-    def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+    def encode(self, texts: list[str], *, batch_size: int, max_batch_tokens: int | None = None) -> np.ndarray:
+        """One normalized vector per text. A batch holds at most ``batch_size`` texts and, when given, at most
+        ``max_batch_tokens`` padded tokens: 32 answers of 256 tokens would otherwise need ~300 MB of
+        activations at once, which a process keeps as resident memory for the rest of its life."""
         torch = self._torch
         texts = [text.strip().lower() if self.lower_case else text.strip() for text in texts]
-        # Longest first, as sentence-transformers does: each batch is padded to its longest text.
-        order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
+        encoded = self.tokenizer(texts, truncation="longest_first", max_length=self.max_seq_length)["input_ids"]
+        # Longest first, as sentence-transformers does, so each batch pads little; tokens, not characters.
+        order = sorted(range(len(texts)), key=lambda index: -len(encoded[index]))
         vectors = np.empty((len(texts), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                features = self.tokenizer(
-                    [texts[row] for row in rows],
-                    padding=True,
-                    truncation="longest_first",
-                    max_length=self.max_seq_length,
-                    return_tensors="pt",
-                )
+            for rows in _batches(order, [len(encoded[row]) for row in order], batch_size, max_batch_tokens):
+                features = self.tokenizer.pad({"input_ids": [encoded[row] for row in rows]}, return_tensors="pt")
                 tokens = self.model(**features).last_hidden_state
                 mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
                 mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 vectors[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
         return vectors
+
+
+def _pooling_mode(config: dict) -> str | None:
+    """``mean``, ``cls``...: the new config names it, the old one sets one of several pooling_mode_* flags."""
+    if "pooling_mode" in config:
+        return config["pooling_mode"]
+    modes = [key.removeprefix("pooling_mode_") for key, on in config.items() if key.startswith("pooling_mode_") and on]
+    return "mean" if modes == ["mean_tokens"] else ",".join(modes) or None
+
+
+def _batches(rows: list[int], lengths: list[int], size: int, max_tokens: int | None) -> list[list[int]]:
+    """Consecutive runs of ``rows`` (sorted longest first) of at most ``size`` rows and ``max_tokens`` padded
+    tokens (the first row of a run is its longest); a single row longer than the budget is a batch alone."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for row, length in zip(rows, lengths, strict=True):
+        longest = longest if current else length
+        if current and (len(current) == size or (max_tokens and longest * (len(current) + 1) > max_tokens)):
+            batches.append(current)
+            current, longest = [], length
+        current.append(row)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def torch_threads() -> int:

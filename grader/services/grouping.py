@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 
 from grader.models import Submission
 from grader.scoring.explain import answer_embeddings
@@ -36,6 +35,9 @@ def submission_groups(*, submissions: Sequence[Submission], distance: float = GR
         return [AnswerGroup(submissions=submissions)] if submissions else []
     _, encoder = encoder_for_active_version()
     vectors = answer_embeddings(encoder=encoder, answers=[submission.answer for submission in submissions])
+    # Imported here: scikit-learn (and the pandas it loads) costs every web and worker process ~100 MB otherwise.
+    from sklearn.cluster import AgglomerativeClustering
+
     labels = AgglomerativeClustering(
         n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
     ).fit_predict(vectors)

@@ -6,15 +6,21 @@ Figure and the Agg canvas directly, not pyplot: no global state, safe in a threa
 from __future__ import annotations
 
 import io
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from grader.workspace.agreement import AgreementPoint, TrendPoint
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib is imported where a chart is drawn: Django imports this module (through the admin) in every
+# process, the grading workers included, and matplotlib would cost each of them tens of MB for nothing.
 
 
 def scatter_figure(points: list[AgreementPoint], *, title: str) -> Figure:
     """Auto points against the teacher's points, one dot per corrected submission, and the diagonal."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(5, 4.5), dpi=100)
     axes = figure.add_subplot()
     axes.scatter([p.auto for p in points], [p.teacher for p in points], alpha=0.6, color="#2f6fab")
@@ -31,6 +37,8 @@ def scatter_figure(points: list[AgreementPoint], *, title: str) -> Figure:
 
 def trend_figure(trend: list[TrendPoint], *, title: str) -> Figure:
     """Pearson, MAE and exact-match rate per model version, oldest version first."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6, 4.5), dpi=100)
     axes = figure.add_subplot()
     labels = [point.model_version for point in trend]
@@ -53,6 +61,8 @@ def trend_figure(trend: list[TrendPoint], *, title: str) -> Figure:
 
 
 def figure_png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     return buffer.getvalue()
