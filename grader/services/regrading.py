@@ -19,6 +19,7 @@ from grader.models import ModelVersion, Question, Submission
 from grader.scoring.encoder import load_encoder
 from grader.scoring.grading import score_answers
 from grader.selectors import model_version_active
+from grader.services.grades import graded_fields
 from grader.services.model_artifacts import model_version_local_path
 from grader.services.webhooks import webhook_event_submission
 
@@ -27,8 +28,13 @@ logger = logging.getLogger(__name__)
 BATCH = 64
 
 
+# Auto grades no teacher has settled: released ones and ones awaiting review (a new version may be sure of
+# those, or unsure of a released one: the regrade decides the status again, as grading does).
+AUTO_GRADED = (Submission.Status.GRADED, Submission.Status.NEEDS_REVIEW)
+
+
 def _uncorrected_graded() -> QuerySet[Submission]:
-    return Submission.objects.filter(status=Submission.Status.GRADED, corrected_points__isnull=True)
+    return Submission.objects.filter(status__in=AUTO_GRADED, corrected_points__isnull=True)
 
 
 def _rescore(*, version: ModelVersion, submissions: list[Submission]) -> dict[int, object]:
@@ -89,7 +95,7 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
         _uncorrected_graded()
         .filter(question_id__in=question_ids)
         .exclude(model_version=version)
-        .only("pk", "question_id", "answer", "points")
+        .only("pk", "question_id", "answer", "points", "status")
     )
     if not pending:
         return 0
@@ -99,19 +105,14 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
     for submission in pending:
         score = scores[submission.pk]
         with transaction.atomic():
+            # Every field a first grade writes (status, confidence and review reasons included), and updated_at,
+            # which .update() does not touch by itself: an LMS polling with updated_since must see the change.
+            fields = graded_fields(score=score, version=version, graded_at=now)
             updated = Submission.objects.filter(
-                pk=submission.pk, status=Submission.Status.GRADED, corrected_points__isnull=True
-            ).update(
-                similarity=score.similarity,
-                points=score.points,
-                best_reference=score.best_reference,
-                model_version=version,
-                graded_at=now,
-                # .update() skips auto_now; an LMS polling with updated_since must see the new grade.
-                updated_at=now,
-            )
+                pk=submission.pk, status__in=AUTO_GRADED, corrected_points__isnull=True
+            ).update(**fields)
             written += updated
-            if updated and score.points != submission.points:
+            if updated and (score.points != submission.points or fields["status"] != submission.status):
                 webhook_event_submission(
                     submission_id=submission.pk, event="submission.grade_changed", reason="regrade"
                 )

@@ -17,8 +17,9 @@ from django.utils import timezone
 from grader.db import bulk_set
 from grader.models import Correction, Integration, ModelVersion, Question, Submission
 from grader.scoring.encoder import Encoder
-from grader.scoring.grading import Score, score_answer_batch
+from grader.scoring.grading import score_answer_batch
 from grader.selectors import webhook_endpoints_active_exist
+from grader.services.grades import graded_fields
 from grader.services.model_versions import encoder_for_active_version
 from grader.services.webhooks import webhook_event_submission
 
@@ -179,7 +180,7 @@ def _submissions_score_and_record(
             .values_list("pk", flat=True)
         )
         grades = {
-            submission.pk: _graded_fields(score=score, version=version, graded_at=graded_at)
+            submission.pk: graded_fields(score=score, version=version, graded_at=graded_at)
             for submission, score in zip(gradable, scores, strict=True)
             if submission.pk in still_ours
         }
@@ -198,23 +199,6 @@ def _submissions_score_and_record(
                 status=Submission.Status.FAILED, error="The question has no reference answer.", updated_at=graded_at
             )
     return sorted(grades)
-
-
-def _graded_fields(*, score: Score, version: ModelVersion, graded_at: datetime) -> dict:
-    """What a grade writes on its submission row: one place, whether one submission is graded or a batch."""
-    return {
-        # A grade the scoring step is not sure of, or an answer that looks built to fool it, waits for a teacher.
-        "status": Submission.Status.NEEDS_REVIEW if score.needs_review else Submission.Status.GRADED,
-        "confidence": score.confidence,
-        "review_reasons": ",".join(score.review_reasons)[:200],
-        "similarity": score.similarity,
-        "points": score.points,
-        "best_reference": score.best_reference,
-        "model_version": version,
-        "graded_at": graded_at,
-        "updated_at": graded_at,
-        "error": "",
-    }
 
 
 def submission_mark_failed(*, submission_id: int, error: str) -> None:

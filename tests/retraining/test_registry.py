@@ -138,3 +138,24 @@ def test_an_operator_rolls_back_to_an_earlier_version_from_the_admin(operator_cl
     assert response.status_code == 302
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
     assert b"step 3/10, loss 0.2000" in operator_client.get(reverse("admin:grader_trainingrun_changelist")).content
+
+
+def test_a_regrade_decides_the_review_status_again_as_grading_does(graded_and_corrected, base_model_version):
+    # The previous version sent this answer to review; the new one (here: the same files) is sure of it.
+    released = Submission.objects.get(pk=graded_and_corrected[0].pk)
+    assert released.status == Submission.Status.GRADED and released.confidence is not None
+    Submission.objects.filter(pk=released.pk).update(
+        status=Submission.Status.NEEDS_REVIEW, confidence=0.1, review_reasons="low_confidence"
+    )
+    twin = ModelVersion.objects.create(
+        name="twin", parent=base_model_version, artifact_path="base", sha256=base_model_version.sha256
+    )
+    model_version_activate(version=twin)
+
+    assert submissions_regrade(question_ids=[released.question_id]) == 3
+
+    regraded = Submission.objects.get(pk=released.pk)
+    assert regraded.model_version == twin
+    assert (regraded.status, regraded.review_reasons) == (Submission.Status.GRADED, "")
+    assert regraded.confidence == pytest.approx(released.confidence)
+    assert regraded.final_points == released.points  # released again: the LMS sees a grade
