@@ -274,6 +274,8 @@ GRADER_ENCODE_MAX_BATCH_TOKENS = env.int("GRADER_ENCODE_MAX_BATCH_TOKENS", defau
 GRADER_TORCH_THREADS = env.int("GRADER_TORCH_THREADS", default=0)  # 0: the cores shared by the worker's processes
 # How many queued submissions one grading task claims and encodes together (its own first).
 GRADER_GRADING_BATCH_SIZE = env.int("GRADER_GRADING_BATCH_SIZE", default=64)
+# A grading task keeps claiming while its batches come back full, up to this many batches per message.
+GRADER_GRADING_DRAIN_BATCHES = env.int("GRADER_GRADING_DRAIN_BATCHES", default=16)
 # Similarity at or below ZERO earns no points, at or above FULL earns max_points; linear between.
 # A question may override both.
 GRADER_ZERO_CREDIT_SIMILARITY = env.float("GRADER_ZERO_CREDIT_SIMILARITY", default=0.25)

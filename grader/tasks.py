@@ -36,8 +36,7 @@ class GradingTask(Task):
 )
 def grade_submission(self, submission_id: int) -> int:
     # Takes other queued submissions along (one encode call for all); their own messages then find nothing to do.
-    batch = submissions.submissions_grade_batch(submission_id=submission_id, task_id=self.request.id or "")
-    return len(batch.recorded)
+    return submissions.submissions_grade_queued(submission_id=submission_id, task_id=self.request.id or "")
 
 
 @shared_task(queue="grading", soft_time_limit=60, time_limit=90)

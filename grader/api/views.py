@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -44,7 +43,7 @@ from grader.services.courses import (
     question_update,
 )
 from grader.services.idempotency import IdempotencyKeyReused, idempotent_submissions, request_fingerprint
-from grader.services.submissions import correction_create, submission_create
+from grader.services.submissions import correction_create, submission_create, submissions_create_many
 from grader.services.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -241,15 +240,11 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer.is_valid(raise_exception=True)
         created_count = 0
 
-        @transaction.atomic
         def create() -> list[int]:
             nonlocal created_count
-            ids = []
-            for item in serializer.validated_data["submissions"]:
-                submission, created = submission_create(integration=request.user, **item)
-                ids.append(submission.pk)
-                created_count += created
-            return ids
+            results = submissions_create_many(integration=request.user, items=serializer.validated_data["submissions"])
+            created_count = sum(created for _, created in results)
+            return [submission.pk for submission, _ in results]
 
         if key is None:
             ids = create()

@@ -198,3 +198,33 @@ def test_concurrent_claims_never_take_the_same_submission(base_model_version, de
     assert not set(first) & set(second)
     assert len(first) + len(second) == 20
     assert Submission.objects.filter(status=Submission.Status.GRADING, grading_attempts=1).count() == 20
+
+
+def test_a_bulk_upload_sends_one_grading_message_per_batch(
+    base_model_version, demo_course, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.GRADER_GRADING_BATCH_SIZE = 4
+    sent: list[int] = []
+    monkeypatch.setattr(submission_services, "_enqueue_grading", sent.append)
+    question = demo_course.questions.order_by("key").first()
+    items = [{"question": question, "student_ref": f"s{n}", "answer": f"answer {n}"} for n in range(10)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = submission_services.submissions_create_many(integration=None, items=items)
+
+    ids = [submission.pk for submission, created in results if created]
+    assert len(ids) == 10
+    assert sent == [ids[0], ids[4], ids[8]]
+
+
+def test_a_grading_task_keeps_claiming_while_its_batches_come_back_full(base_model_version, demo_course, settings):
+    settings.GRADER_GRADING_BATCH_SIZE = 3
+    settings.GRADER_GRADING_DRAIN_BATCHES = 3
+    queued = queue_submissions(demo_course, 11)
+
+    # Three full batches of 3, then the drain stops: the rest waits for another message (or the sweeper).
+    assert submission_services.submissions_grade_queued(submission_id=queued[0].pk) == 9
+    assert Submission.objects.filter(status=Submission.Status.QUEUED).count() == 2
+    # A batch that is not full ends the drain at once.
+    assert submission_services.submissions_grade_queued(submission_id=queued[9].pk) == 2
+    assert not Submission.objects.filter(status=Submission.Status.QUEUED).exists()
