@@ -38,7 +38,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MOHLER_CSV = Path("/work/shared/benchdata/mohler/mohler.csv")
 DOCS = PROJECT_DIR / "docs" / "BENCHMARKS.md"
-START_MARKER, END_MARKER = "<!-- speed:start -->", "<!-- speed:end -->"
+# One block per inference backend: "speed" (torch, the default) and "speed-onnx".
+MARKER = "<!-- {name}:{end} -->"
 BULK_PATH = "/api/v1/submissions/bulk/"
 
 
@@ -49,6 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=100, help="API requests per second")
     parser.add_argument("--rate-seconds", type=int, default=30)
     parser.add_argument("--corrections", type=int, default=1000, help="corrections to retrain on (0: skip)")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="GRADER_INFERENCE_BACKEND")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery prefork processes")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--post-mode", choices=["auto", "bulk", "single"], default="auto")
@@ -77,6 +79,7 @@ def prepare_environment(args: argparse.Namespace, work_dir: Path) -> dict[str, s
         # Production settings refuse the embedded key on a database server; a throwaway one for the bench.
         "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnop"),
         "LOG_LEVEL": "WARNING",
+        "GRADER_INFERENCE_BACKEND": args.backend,
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         # One token sends everything here; the per-token throttle (default 600/min) would turn the fixed-rate
@@ -108,7 +111,7 @@ class Workload:
     answers: list[tuple[int, str, float]]  # (question id, student answer, human score 0..5)
 
 
-def load_workload(model_dir: Path) -> Workload:
+def load_workload(model_dir: Path, backend: str = "torch") -> Workload:
     """The Mohler questions (one reference each) in one course, an API token, and the base model as active."""
     from decimal import Decimal
 
@@ -138,6 +141,10 @@ def load_workload(model_dir: Path) -> Workload:
     _, token = integration_create(name="bench", courses=[course])
     model_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(base_model_path(), model_dir / "base", dirs_exist_ok=True)
+    if backend == "onnx":  # what training does for every version it stores
+        from grader.scoring.onnx_export import export_onnx
+
+        export_onnx(model_dir / "base")
     version = ModelVersion.objects.create(
         name="base", artifact_path="base", sha256=directory_sha256(model_dir / "base")
     )
@@ -248,6 +255,38 @@ class PostFailed(RuntimeError):
     def __init__(self, status: int, body: str):
         super().__init__(f"POST failed: {status} {body}")
         self.status = status
+
+
+def backend_agreement(workload: Workload, model_dir: Path, backend: str) -> str:
+    """How the grading backend's vectors compare with SentenceTransformer's on every Mohler answer: the largest
+    difference in cosine similarity to the reference, and each one's Pearson with the human scores."""
+    import numpy as np
+    from django.conf import settings
+    from sentence_transformers import SentenceTransformer
+
+    from grader.models import ReferenceAnswer
+    from grader.scoring.encoder import MeanPoolingEncoder
+
+    references = dict(ReferenceAnswer.objects.values_list("question_id", "text"))
+    answers = [answer for _, answer, _ in workload.answers]
+    refs = [references[question_id] for question_id, _, _ in workload.answers]
+    human = np.array([score for _, _, score in workload.answers])
+    reference_model = SentenceTransformer(str(model_dir), device="cpu")
+    grading_model = MeanPoolingEncoder(model_dir, backend=backend, threads=os.cpu_count() or 1)
+    cosines = []
+    for encode in (
+        lambda texts: reference_model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False),
+        lambda texts: grading_model.encode(
+            texts, batch_size=32, max_batch_tokens=settings.GRADER_ENCODE_MAX_BATCH_TOKENS or None
+        ),
+    ):
+        cosines.append((encode(answers) * encode(refs)).sum(axis=1))
+    gap = float(np.abs(cosines[0] - cosines[1]).max())
+    pearsons = [float(np.corrcoef(cosine, human)[0, 1]) for cosine in cosines]
+    return (
+        f"{grading_model.backend} vs sentence-transformers on {len(answers)} Mohler answers: largest Δ cosine "
+        f"{gap:.1e}; Pearson of cosine with the human scores {pearsons[1]:.4f} vs {pearsons[0]:.4f}"
+    )
 
 
 class Client:
@@ -506,12 +545,13 @@ def main() -> None:
     cores = os.cpu_count()
     load_before = os.getloadavg()
     print(f"cores: {cores}; load average before the run: {load_before[0]:.2f}", flush=True)
-    workload = load_workload(Path(settings.GRADER_MODEL_DIR))
+    workload = load_workload(Path(settings.GRADER_MODEL_DIR), args.backend)
 
     print("raw encode ceiling ...", flush=True)
     texts = [answer for _, answer, _ in answers_for(workload, args.n)]
     raw_rate, encode_batch = raw_encode_rate(texts)
     print(f"  {raw_rate:.1f} sentences/s", flush=True)
+    agreement = backend_agreement(workload, Path(settings.GRADER_MODEL_DIR) / "base", args.backend)
 
     services = start_services(args, env, work_dir)
     try:
@@ -573,6 +613,7 @@ def main() -> None:
         )
     else:
         rows.append(("Retrain", "not measured (--corrections 0)", "≤ 180 s for 1,000"))
+    rows.append(("Grading backend agreement", agreement, "Pearson within 0.01"))
     command = shlex.join(["python", "bench/speed.py", *sys.argv[1:]])
     header = [
         f"Machine: {cores} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}; "
@@ -591,9 +632,11 @@ def main() -> None:
     print(block)
     if not args.no_docs:
         text = DOCS.read_text(encoding="utf-8")
-        before, rest = text.split(START_MARKER, 1)
-        _, after = rest.split(END_MARKER, 1)
-        DOCS.write_text(f"{before}{START_MARKER}\n{block}\n{END_MARKER}{after}", encoding="utf-8")
+        name = "speed" if args.backend == "torch" else f"speed-{args.backend}"
+        start_marker, end_marker = MARKER.format(name=name, end="start"), MARKER.format(name=name, end="end")
+        before, rest = text.split(start_marker, 1)
+        _, after = rest.split(end_marker, 1)
+        DOCS.write_text(f"{before}{start_marker}\n{block}\n{end_marker}{after}", encoding="utf-8")
         print(f"\nwritten to {DOCS.relative_to(PROJECT_DIR)}")
 
 

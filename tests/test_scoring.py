@@ -32,6 +32,7 @@ def test_grading_encoder_gives_what_sentence_transformers_gives(tmp_path):
     from sentence_transformers import SentenceTransformer
 
     from grader.scoring.encoder import MeanPoolingEncoder
+    from grader.scoring.onnx_export import export_onnx
 
     texts = [
         *SEED_CARD_SENTENCES,
@@ -42,12 +43,22 @@ def test_grading_encoder_gives_what_sentence_transformers_gives(tmp_path):
     ]
     reference = SentenceTransformer(str(base_model_path()), device="cpu")
     expected = reference.encode(texts, batch_size=3, normalize_embeddings=True, convert_to_numpy=True)
-    # A version saved by this sentence-transformers (as training does) has configuration files of a newer format.
+    # A version saved by this sentence-transformers (as training does) has configuration files of a newer format;
+    # training also exports it to ONNX for the torch-free backend.
     reference.save(str(tmp_path / "saved"))
+    export_onnx(tmp_path / "saved")
 
-    for path in (base_model_path(), tmp_path / "saved"):
-        actual = MeanPoolingEncoder(path).encode(texts, batch_size=3)
-        np.testing.assert_allclose(actual, expected, atol=1e-5)
+    for path, backend in [(base_model_path(), "torch"), (tmp_path / "saved", "torch"), (tmp_path / "saved", "onnx")]:
+        encoder = MeanPoolingEncoder(path, backend=backend)
+        assert encoder.backend == backend
+        np.testing.assert_allclose(encoder.encode(texts, batch_size=3), expected, atol=1e-5)
+        np.testing.assert_allclose(encoder.encode(texts, batch_size=3, max_batch_tokens=64), expected, atol=1e-5)
+
+
+def test_a_version_without_an_onnx_export_is_run_with_torch():
+    from grader.scoring.encoder import MeanPoolingEncoder
+
+    assert MeanPoolingEncoder(base_model_path(), backend="onnx").backend == "torch"
 
 
 def test_a_token_budget_changes_how_answers_are_batched_not_their_vectors():

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from grader.models import ModelVersion, TrainingRun
-from grader.services.model_versions import model_version_bootstrap
+from grader.services.model_versions import artifact_dir, model_version_bootstrap
 from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv
 from training.finetune import resolve_precision
 from training.metrics import agreement
@@ -64,5 +64,7 @@ def test_bootstrap_fine_tunes_the_base_model_on_the_seed_pairs(settings):
     assert "CosineSimilarityLoss" in version.model_card
     assert f"dataset_size:{run.train_size}" in version.model_card  # the held-out pairs are not trained on
     assert len(version.sha256) == 64
+    # Exported to ONNX before hashing, so either inference backend can grade with it, verified alike.
+    assert (artifact_dir(version) / "onnx" / "model.onnx").stat().st_size > 80_000_000
     # A second call keeps the active version instead of training again.
     assert model_version_bootstrap() == version

@@ -44,19 +44,25 @@ class Encoder:
 MEAN_POOLING_MODULES = ["Transformer", "Pooling", "Normalize"]
 
 
+ONNX_FILE = Path("onnx") / "model.onnx"
+
+
 class MeanPoolingEncoder:
-    """A sentence-transformers model directory (Transformer, mean Pooling, Normalize) run with plain transformers.
+    """A sentence-transformers model directory (Transformer, mean Pooling, Normalize), without sentence-transformers.
 
     Why not SentenceTransformer itself: importing sentence_transformers pulls in datasets, scikit-learn, pandas
     and more, about 260 MB of resident memory in every grading process, for the few lines below. The output is
     the same as ``SentenceTransformer.encode(..., normalize_embeddings=True)`` (tests compare the two): texts
-    stripped, truncated at the model's max_seq_length, batched longest first, mean of the unmasked token
-    embeddings, L2-normalized. Training keeps using sentence-transformers.
+    stripped, tokenized by the model's own tokenizer.json, truncated at its max_seq_length, mean of the unmasked
+    token embeddings, L2-normalized. Training keeps using sentence-transformers.
+
+    ``backend``: ``torch`` runs the transformer with transformers/torch; ``onnx`` runs the same weights, exported
+    at training time to ``onnx/model.onnx`` (grader.scoring.onnx_export), with ONNX Runtime, which never imports
+    torch: about half the resident memory per process. A version without the file is run with torch.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+    def __init__(self, path: str | Path, *, backend: str = "torch", threads: int = 1) -> None:
+        from tokenizers import Tokenizer
 
         path = Path(path)
         modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
@@ -65,34 +71,84 @@ class MeanPoolingEncoder:
         pooling = json.loads((path / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
         if _pooling_mode(pooling) != "mean":
             raise ValueError(f"{path} pools otherwise than by the mean: {pooling}")
-        config_path = path / "sentence_bert_config.json"
-        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
-        self.lower_case = bool(config.get("do_lower_case", False))
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self.model = AutoModel.from_pretrained(str(path)).eval()
+        self.lower_case = bool(_json(path / "sentence_bert_config.json").get("do_lower_case", False))
         # Older sentence-transformers write max_seq_length to sentence_bert_config.json, newer ones to the
         # tokenizer's model_max_length.
-        self.max_seq_length = int(config.get("max_seq_length") or self.tokenizer.model_max_length)
-        self._torch = torch
+        self.max_seq_length = int(
+            _json(path / "sentence_bert_config.json").get("max_seq_length")
+            or _json(path / "tokenizer_config.json").get("model_max_length")
+            or 512
+        )
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        # tokenizer.json may carry its own truncation and fixed padding (128 for the base model): ours apply.
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+        if backend == "onnx" and not (path / ONNX_FILE).exists():
+            logger.warning("%s has no %s (trained before ONNX export): running it with torch", path, ONNX_FILE)
+            backend = "torch"
+        self.backend = backend
+        if backend == "onnx":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(
+                str(path / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+            )
+            self.dimension = self._session.get_outputs()[0].shape[-1]
+        elif backend == "torch":
+            import torch
+            from transformers import AutoModel
+
+            torch.set_num_threads(threads)
+            self._torch = torch
+            self._model = AutoModel.from_pretrained(str(path)).eval()
+            self.dimension = self._model.config.hidden_size
+        else:
+            raise ValueError(f"inference backend must be torch or onnx, not {backend!r}")
 
     def encode(self, texts: list[str], *, batch_size: int, max_batch_tokens: int | None = None) -> np.ndarray:
         """One normalized vector per text. A batch holds at most ``batch_size`` texts and, when given, at most
         ``max_batch_tokens`` padded tokens: 32 answers of 256 tokens would otherwise need ~300 MB of
         activations at once, which a process keeps as resident memory for the rest of its life."""
-        torch = self._torch
         texts = [text.strip().lower() if self.lower_case else text.strip() for text in texts]
-        encoded = self.tokenizer(texts, truncation="longest_first", max_length=self.max_seq_length)["input_ids"]
+        encoded = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
         # Longest first, as sentence-transformers does, so each batch pads little; tokens, not characters.
         order = sorted(range(len(texts)), key=lambda index: -len(encoded[index]))
-        vectors = np.empty((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        with torch.inference_mode():
-            for rows in _batches(order, [len(encoded[row]) for row in order], batch_size, max_batch_tokens):
-                features = self.tokenizer.pad({"input_ids": [encoded[row] for row in rows]}, return_tensors="pt")
-                tokens = self.model(**features).last_hidden_state
-                mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-                mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                vectors[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for rows in _batches(order, [len(encoded[row]) for row in order], batch_size, max_batch_tokens):
+            width = len(encoded[rows[0]])
+            input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+            attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+            for position, row in enumerate(rows):
+                input_ids[position, : len(encoded[row])] = encoded[row]
+                attention_mask[position, : len(encoded[row])] = 1
+            tokens = self._forward(input_ids, attention_mask)
+            mask = attention_mask[..., None].astype(np.float32)
+            mean = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            vectors[rows] = mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
         return vectors
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Token embeddings, shape (batch, tokens, dimension), float32."""
+        token_type_ids = np.zeros_like(input_ids)
+        if self.backend == "onnx":
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+            return self._session.run(None, inputs)[0]
+        torch = self._torch
+        with torch.inference_mode():
+            output = self._model(
+                input_ids=torch.from_numpy(input_ids),
+                attention_mask=torch.from_numpy(attention_mask),
+                token_type_ids=torch.from_numpy(token_type_ids),
+            )
+        return output.last_hidden_state.numpy()
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def _pooling_mode(config: dict) -> str | None:
@@ -147,11 +203,8 @@ def load_encoder(*, path: str | Path, version_id: int | None = None) -> Encoder:
         encoder = _loaded.get(key)
         if encoder is not None:
             return encoder
-        import torch
-
-        torch.set_num_threads(torch_threads())
         logger.info("loading model version %s from %s", version_id, key)
-        model = MeanPoolingEncoder(key)
+        model = MeanPoolingEncoder(key, backend=settings.GRADER_INFERENCE_BACKEND, threads=torch_threads())
         encoder = Encoder(version_id=version_id, path=key, model=model)
         _loaded.clear()
         _loaded[key] = encoder

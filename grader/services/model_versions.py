@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from grader.models import Correction, ModelVersion, Question, ReferenceAnswer, Submission, TrainingRun
 from grader.scoring.encoder import Encoder, base_model_path, load_encoder
+from grader.scoring.onnx_export import export_onnx
 from grader.scoring.points import similarity_to_points
 from grader.selectors import model_version_active
 from grader.services.model_artifacts import model_artifact_delete, model_artifact_store, model_version_local_path
@@ -228,6 +229,9 @@ def _train_evaluate_decide(
             on_progress=ProgressRecorder(run=run),
         )
         log = result.log
+        if settings.GRADER_EXPORT_ONNX:
+            # Before the files are hashed and stored: the export is part of the version, verified like the rest.
+            export_onnx(result.output_dir)
         evaluation = _evaluate(candidate_dir=result.output_dir, base=base, base_dir=base_dir, split=split)
         stored = True
         sha256 = model_artifact_store(local_dir=result.output_dir, name=name)

@@ -1,0 +1,48 @@
+"""Export a model version's transformer to ONNX, for grading processes that run ONNX Runtime instead of torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.scoring.encoder import ONNX_FILE
+
+INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+
+
+def export_onnx(model_dir: str | Path) -> Path:
+    """Write ``model_dir/onnx/model.onnx``: the transformer's token embeddings for dynamic batch and length.
+
+    Run where torch is (training), before the version's files are hashed and stored; pooling and normalizing
+    stay in grader.scoring.encoder, shared by both backends.
+    """
+    import torch
+    from transformers import AutoModel
+
+    model_dir = Path(model_dir)
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    example = torch.ones((2, 8), dtype=torch.int64)
+    target = model_dir / ONNX_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode():
+        torch.onnx.export(
+            TokenEmbeddings(),
+            (example, example, torch.zeros_like(example)),
+            str(target),
+            input_names=INPUTS,
+            output_names=["last_hidden_state"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*INPUTS, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,  # the TorchScript exporter: no onnxscript needed, and BERT exports cleanly
+        )
+    return target
