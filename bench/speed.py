@@ -50,7 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=100, help="API requests per second")
     parser.add_argument("--rate-seconds", type=int, default=30)
     parser.add_argument("--corrections", type=int, default=1000, help="corrections to retrain on (0: skip)")
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="GRADER_INFERENCE_BACKEND")
+    parser.add_argument("--backend", choices=["onnx", "torch"], default="onnx", help="GRADER_INFERENCE_BACKEND")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery prefork processes")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--post-mode", choices=["auto", "bulk", "single"], default="auto")
