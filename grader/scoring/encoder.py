@@ -71,19 +71,19 @@ class MeanPoolingEncoder:
         pooling = json.loads((path / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
         if _pooling_mode(pooling) != "mean":
             raise ValueError(f"{path} pools otherwise than by the mean: {pooling}")
-        self.lower_case = bool(_json(path / "sentence_bert_config.json").get("do_lower_case", False))
+        config = _json(path / "sentence_bert_config.json")
+        self.lower_case = bool(config.get("do_lower_case", False))
         # Older sentence-transformers write max_seq_length to sentence_bert_config.json, newer ones to the
         # tokenizer's model_max_length.
         self.max_seq_length = int(
-            _json(path / "sentence_bert_config.json").get("max_seq_length")
-            or _json(path / "tokenizer_config.json").get("model_max_length")
-            or 512
+            config.get("max_seq_length") or _json(path / "tokenizer_config.json").get("model_max_length") or 512
         )
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        # tokenizer.json may carry its own truncation and fixed padding (128 for the base model): ours apply.
+        # tokenizer.json may carry its own truncation and fixed padding (128 for the base model): ours apply,
+        # with its pad token.
+        self.pad_id = (self.tokenizer.padding or {}).get("pad_id", 0)
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
-        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
         if backend == "onnx" and not (path / ONNX_FILE).exists():
             logger.warning("%s has no %s (trained before ONNX export): running it with torch", path, ONNX_FILE)
             backend = "torch"
