@@ -30,8 +30,6 @@ class Encoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text (cosine similarity is then a dot product)."""
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
         return self.model.encode(
             texts,
             batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
