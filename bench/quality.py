@@ -146,7 +146,8 @@ def report(summary: dict, stsb: dict | None, images: list[str], command: str, sk
         "**Data**: Mohler et al. 2011 (`mohler.csv`, 2273 answers, 81 questions, 0-5), score column **`score`** "
         "(the official `ave`), 12 folds = assignments/exams, so every graded question is unseen in training.",
         f"**Model**: {summary['model']}. Calibration (cold and feedback stages, residual spread) is fitted on the "
-        "training folds only; the feedback stage on simulated corrections of training-fold questions.",
+        f"training folds only, with the **{summary.get('calibrated_with', 'base')}** model's vectors of them; the "
+        "feedback stage on simulated corrections of training-fold questions.",
         "",
         "| protocol | Pearson | RMSE | target | verdict |",
         "|---|---|---|---|---|",
@@ -195,12 +196,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="fine-tune per fold with this many epochs (0: base)")
     parser.add_argument("--folds", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-quality")
+    parser.add_argument("--calibrate-with", choices=("base", "fold"), default="base",
+                        help="whose vectors of the training folds fit the calibration (base: as deployed)")
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
     args = parser.parse_args()
     command = "python bench/quality.py" + "".join(
         f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value
-    )
+    ) + (" --calibrate-with fold" if args.calibrate_with == "fold" else "")
     from tqdm import tqdm
 
     # The production recipe (batch 16, lr 5e-5, seed 42) at --epochs, with the precision the settings would pick.
@@ -215,6 +218,7 @@ def main() -> None:
         seed_pairs_path=ROOT / "fixtures" / "seed_pairs.csv",
         folds=args.folds,
         progress=lambda splits: tqdm(splits, desc="held-out folds", unit="fold"),
+        calibrate_with=args.calibrate_with,
     )
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")

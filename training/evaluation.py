@@ -213,7 +213,15 @@ def grade_fold(
     ks: Sequence[int],
     seeds: Sequence[int],
     max_questions: int | None = None,
+    calibration_encode: Encode | None = None,
 ) -> FoldOutput:
+    """Grade ``test_split`` with ``encode``, calibrated on the other splits' vectors from ``calibration_encode``.
+
+    ``calibration_encode`` defaults to ``encode``. Pass the base model when ``encode`` is a model fine-tuned on
+    the training splits: its similarities there are in-sample (it learned those very answers), so a calibration
+    fitted on them learns to trust the similarity far more than it deserves on unseen answers. The deployed
+    service has the same split: its calibration file is fitted once on the base model, its active version changes.
+    """
     train = [i for i, item in enumerate(items) if item.split != test_split]
     test_questions = sorted({item.question_id for item in items if item.split == test_split})
     if max_questions:
@@ -224,10 +232,14 @@ def grade_fold(
     adversarial = generate_adversarial(questions)
     table = VectorTable(
         encode,
-        [t for i in train + test for t in (items[i].answer, items[i].question, items[i].reference)]
+        [t for i in test for t in (items[i].answer, items[i].question, items[i].reference)]
         + [case.answer for case in adversarial],
     )
-    calibration = fit_calibration(items, train, table, ks=ks, seeds=seeds)
+    train_table = VectorTable(
+        calibration_encode or encode,
+        [t for i in train for t in (items[i].answer, items[i].question, items[i].reference)],
+    )
+    calibration = fit_calibration(items, train, train_table, ks=ks, seeds=seeds)
     output = FoldOutput(split=test_split, calibration=calibration.to_dict())
     x_test = _features(items, test, table, seed=0)
     features_by_index = dict(zip(test, x_test, strict=True))

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PROTOCOLS = ("folds", "feedback")
+CALIBRATE_WITH = ("base", "fold")
 
 
 class CachedEncoder:
@@ -101,10 +102,19 @@ def run_protocol(
     ks: Sequence[int] | None = None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     progress: Callable[[Sequence], Sequence] | None = None,
+    calibrate_with: str = "base",
 ) -> dict:
-    """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning)."""
+    """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning).
+
+    ``calibrate_with`` ("base" or "fold") picks the model whose vectors of the training splits fit the
+    calibration when folds are fine-tuned. "base", as deployed: the calibration file is fitted on the base model
+    and serves every later version. "fold" fits on the fold's own model, whose training-split similarities are
+    in-sample; kept to measure what that costs.
+    """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
+    if calibrate_with not in CALIBRATE_WITH:
+        raise ValueError(f"calibrate_with must be one of {CALIBRATE_WITH}")
     started = time.monotonic()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +134,9 @@ def run_protocol(
             model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
                                    hyperparameters=hyperparameters, seed_pairs=seed_pairs)  # fmt: skip
             encode = CachedEncoder(model_dir, out_dir / "cache")
-        outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions))
+        calibration_encode = base_encoder if calibrate_with == "base" else encode
+        outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions,
+                                  calibration_encode=calibration_encode))  # fmt: skip
         fold_seconds.append(round(time.monotonic() - fold_started, 1))
     summary = summarize(items, outputs)
     summary.update(
@@ -137,6 +149,7 @@ def run_protocol(
             "folds_total": len(splits),
             "questions_per_fold": questions,
             "model": "base" if hyperparameters is None else f"fine-tuned per fold ({hyperparameters.as_dict()})",
+            "calibrated_with": "base" if hyperparameters is None else calibrate_with,
             "seeds": list(seeds),
             "fold_seconds": fold_seconds,
             "seconds": round(time.monotonic() - started, 1),
@@ -180,7 +193,8 @@ def _fmt(value) -> str:
 def markdown(summary: dict) -> str:
     lines = [
         f"Protocol `{summary['protocol']}` on `{summary['csv']}` (score column `{summary['score_column']}`), "
-        f"model: {summary['model']}; {summary['folds_run']}/{summary['folds_total']} folds"
+        f"model: {summary['model']}, calibration fitted on the {summary.get('calibrated_with', 'base')} model's "
+        f"vectors; {summary['folds_run']}/{summary['folds_total']} folds"
         + (" — **partial run**" if summary["partial"] else "")
         + f", {summary['n_items']} answers graded, {summary['seconds']} s.",
         "",

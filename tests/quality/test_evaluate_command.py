@@ -47,3 +47,24 @@ def test_an_unknown_file_is_a_command_error(tmp_path):
 
     with pytest.raises(CommandError):
         call_command("evaluate", str(tmp_path / "missing.csv"), protocol="folds", out=tmp_path, epochs=0)
+
+
+def test_a_fold_is_calibrated_on_the_calibration_model_and_graded_with_its_own(tiny_csv, base_encoder):
+    """A fine-tuned fold model has seen the training splits; their in-sample vectors must not fit the calibration."""
+    items = evaluation.load_items(tiny_csv)
+    encoded_by: dict[str, set[str]] = {"fold": set(), "calibration": set()}
+
+    def recording(name: str):
+        def encode(texts: list[str]):
+            encoded_by[name].update(texts)
+            return base_encoder.encode(texts)
+
+        return encode
+
+    output = evaluation.grade_fold(items, test_split="fold_a", encode=recording("fold"), ks=(0, 2), seeds=(0,),
+                                   calibration_encode=recording("calibration"))  # fmt: skip
+    train_answers = {item.answer for item in items if item.split != "fold_a"}
+    test_answers = {item.answer for item in items if item.split == "fold_a"}
+    assert train_answers <= encoded_by["calibration"] and not test_answers & encoded_by["calibration"]
+    assert test_answers <= encoded_by["fold"] and not train_answers & encoded_by["fold"]
+    assert len([p for p in output.predictions if p.k == 0]) == len(test_answers)

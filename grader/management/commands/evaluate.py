@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from grader.scoring.encoder import base_model_path
 from grader.services.model_versions import hyperparameters_from_settings
-from training.protocols import PROTOCOLS, run_protocol
+from training.protocols import CALIBRATE_WITH, PROTOCOLS, run_protocol
 
 
 class Command(BaseCommand):
@@ -29,6 +29,13 @@ class Command(BaseCommand):
             "(default: GRADER_TRAIN_EPOCHS for folds, 0 for feedback, where corrections act before any retraining)",
         )
         parser.add_argument("--no-seed-pairs", action="store_true", help="fine-tune on the CSV's training rows only")
+        parser.add_argument(
+            "--calibrate-with",
+            choices=CALIBRATE_WITH,
+            default="base",
+            help="fine-tuned folds: fit the calibration on the base model's vectors of the training splits (as "
+            "deployed: one calibration file serves every version), or on the fold model's own (in-sample)",
+        )
 
     def handle(self, *args, csv_path: Path, protocol: str, folds, questions, out: Path, epochs, **options):
         if not csv_path.exists():
@@ -52,6 +59,7 @@ class Command(BaseCommand):
             folds=folds,
             questions=questions,
             progress=lambda splits: tqdm(splits, desc=f"{protocol}: held-out splits", unit="split"),
+            calibrate_with=options["calibrate_with"],
         )
         self.stdout.write((out / f"{protocol}.md").read_text(encoding="utf-8"))
         self.stdout.write(f"written: {out / (protocol + '.json')}, {out / (protocol + '.md')}")
