@@ -196,14 +196,20 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="fine-tune per fold with this many epochs (0: base)")
     parser.add_argument("--folds", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-quality")
-    parser.add_argument("--calibrate-with", choices=("base", "fold"), default="base",
-                        help="whose vectors of the training folds fit the calibration (base: as deployed)")
+    parser.add_argument(
+        "--calibrate-with",
+        choices=("base", "fold"),
+        default="base",
+        help="whose vectors of the training folds fit the calibration (base: as deployed)",
+    )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
     args = parser.parse_args()
-    command = "python bench/quality.py" + "".join(
-        f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value
-    ) + (" --calibrate-with fold" if args.calibrate_with == "fold" else "")
+    command = (
+        "python bench/quality.py"
+        + "".join(f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value)
+        + (" --calibrate-with fold" if args.calibrate_with == "fold" else "")
+    )
     from tqdm import tqdm
 
     # The production recipe (batch 16, lr 5e-5, seed 42) at --epochs, with the precision the settings would pick.
