@@ -190,8 +190,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             queryset = queryset.order_by("updated_at", "id")
         return queryset
 
-    def _respond(self, ids: list[int], *, created: bool) -> Response:
-        submission = self.get_queryset().get(pk=ids[0])
+    def _respond(self, submission: Submission, *, created: bool) -> Response:
         body = SubmissionOutputSerializer(submission, context={"request": self.request}).data
         # 202: accepted for grading, never graded inside the request. A replay returns the first submission.
         return Response(
@@ -216,13 +215,20 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         outcome: dict = {}
 
         def create() -> list[int]:
-            submission, outcome["created"] = submission_create(integration=request.user, **serializer.validated_data)
-            return [submission.pk]
+            outcome["submission"], outcome["created"] = submission_create(
+                integration=request.user, **serializer.validated_data
+            )
+            return [outcome["submission"].pk]
 
         if key is None:
-            return self._respond(create(), created=outcome["created"])
-        result = self._idempotent(key, create)
-        return self._respond(result.submission_ids, created=not result.replayed and outcome["created"])
+            create()
+        else:
+            result = self._idempotent(key, create)
+            if result.replayed:
+                # The key's first request created the submission; this one reads it back, in the caller's scope.
+                return self._respond(self.get_queryset().get(pk=result.submission_ids[0]), created=False)
+        # The row just written (or found as a replay of its external_id) is answered as is: no second read.
+        return self._respond(outcome["submission"], created=outcome["created"])
 
     @extend_schema(
         request=BulkSubmissionInputSerializer,
