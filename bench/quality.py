@@ -203,6 +203,7 @@ def main() -> None:
         help="whose vectors of the training folds fit the calibration (base: as deployed)",
     )
     parser.add_argument("--no-stsb", action="store_true")
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
     parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
     args = parser.parse_args()
     command = (
@@ -229,11 +230,12 @@ def main() -> None:
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")
     stsb = None if args.no_stsb else stsb_spearman(args.out / "cache")
-    images = plots(summary, args.out / "feedback_predictions.csv")
+    images = [] if args.no_docs else plots(summary, args.out / "feedback_predictions.csv")
     text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache"))
     if args.notes and args.notes.exists():
         text += "\n" + args.notes.read_text(encoding="utf-8")
-    write_block(text)
+    if not args.no_docs:
+        write_block(text)
     (args.out / "bench.json").write_text(json.dumps({"summary": summary, "stsb": stsb}, indent=2, default=float))
     print(text)
 
