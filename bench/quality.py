@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-quality")
     parser.add_argument(
         "--calibrate-with",
-        choices=("base", "fold"),
+        choices=("base", "base-mapped", "fold"),
         default="base",
         help="whose vectors of the training folds fit the calibration (base: as deployed)",
     )
@@ -209,7 +209,7 @@ def main() -> None:
     command = (
         "python bench/quality.py"
         + "".join(f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value)
-        + (" --calibrate-with fold" if args.calibrate_with == "fold" else "")
+        + (f" --calibrate-with {args.calibrate_with}" if args.calibrate_with != "base" else "")
     )
     from tqdm import tqdm
 

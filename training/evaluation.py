@@ -214,6 +214,7 @@ def grade_fold(
     seeds: Sequence[int],
     max_questions: int | None = None,
     calibration_encode: Encode | None = None,
+    map_similarity_scale: bool = False,
 ) -> FoldOutput:
     """Grade ``test_split`` with ``encode``, calibrated on the other splits' vectors from ``calibration_encode``.
 
@@ -221,6 +222,11 @@ def grade_fold(
     the training splits: its similarities there are in-sample (it learned those very answers), so a calibration
     fitted on them learns to trust the similarity far more than it deserves on unseen answers. The deployed
     service has the same split: its calibration file is fitted once on the base model, its active version changes.
+
+    ``map_similarity_scale`` (with a ``calibration_encode``): the fold model's similarities are put on the
+    calibration model's scale before the calibration sees them, by matching quantiles over the held-out answers
+    (both models encode them; no grade is used). A fine-tuned model ranks answers better than the base model but
+    spreads its similarities differently, so the base-fitted calibration alone mis-scales its grades.
     """
     train = [i for i, item in enumerate(items) if item.split != test_split]
     test_questions = sorted({item.question_id for item in items if item.split == test_split})
@@ -242,6 +248,13 @@ def grade_fold(
     calibration = fit_calibration(items, train, train_table, ks=ks, seeds=seeds)
     output = FoldOutput(split=test_split, calibration=calibration.to_dict())
     x_test = _features(items, test, table, seed=0)
+    scale = None
+    if map_similarity_scale and calibration_encode is not None:
+        calibration_table = VectorTable(
+            calibration_encode, [t for i in test for t in (items[i].answer, items[i].question, items[i].reference)]
+        )
+        scale = SimilarityScale.fit(source=x_test, target=_features(items, test, calibration_table, seed=0))
+        x_test = scale.apply(x_test)
     features_by_index = dict(zip(test, x_test, strict=True))
     cold_by_index = {i: calibration.cold_fraction(features_by_index[i]) for i in test}
     for k in ks:
@@ -250,7 +263,7 @@ def grade_fold(
                 for index in rest:
                     output.predictions.append(_predict(items[index], index, features_by_index[index], evidence,
                                                        table, calibration, k=k, seed=seed))  # fmt: skip
-    output.adversarial = _grade_adversarial(items, test, adversarial, table, calibration)
+    output.adversarial = _grade_adversarial(items, test, adversarial, table, calibration, scale)
     return output
 
 
@@ -274,7 +287,41 @@ def _predict(item, index, features, evidence, table, calibration, *, k, seed) ->
                       decision.needs_review, decision.reasons)  # fmt: skip
 
 
-def _grade_adversarial(items, test, cases, table, calibration) -> list[dict]:
+class SimilarityScale:
+    """Quantile maps of the three similarity features (reference, question, consensus) from one model's scale
+    to another's, fitted on the same answers encoded by both. Rank-preserving: only the spread changes."""
+
+    COLUMNS = (0, 1, 2)  # similarity, question_similarity, consensus (column 3 says whether consensus is real)
+
+    def __init__(self, maps: dict[int, tuple[np.ndarray, np.ndarray]]):
+        self._maps = maps
+
+    @classmethod
+    def fit(cls, *, source: np.ndarray, target: np.ndarray) -> SimilarityScale:
+        maps = {}
+        for column in cls.COLUMNS:
+            rows = source[:, 3] > 0 if column == 2 else np.ones(len(source), dtype=bool)
+            if rows.sum() >= 2:
+                maps[column] = (np.sort(source[rows, column]), np.sort(target[rows, column]))
+        return cls(maps)
+
+    def value(self, column: int, value: float) -> float:
+        if column not in self._maps:
+            return value
+        source, target = self._maps[column]
+        return float(np.interp(value, source, target))
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        mapped = x.copy()
+        for row in range(len(x)):
+            mapped[row, 0] = self.value(0, x[row, 0])
+            mapped[row, 1] = self.value(1, x[row, 1])
+            # Without enough peers the consensus column holds the similarity itself, and follows its map.
+            mapped[row, 2] = self.value(2, x[row, 2]) if x[row, 3] > 0 else mapped[row, 0]
+        return mapped
+
+
+def _grade_adversarial(items, test, cases, table, calibration, scale: SimilarityScale | None = None) -> list[dict]:
     """Each case graded as if it arrived after every real answer to its question, with no corrections yet."""
     by_question: dict[str, list[int]] = defaultdict(list)
     for index in test:
@@ -286,10 +333,16 @@ def _grade_adversarial(items, test, cases, table, calibration) -> list[dict]:
         vector = table[case.answer]
         norm = float(np.linalg.norm(centroid))
         max_score = items[by_question[case.question_id][0]].max_score
+        similarity = float(vector @ table[case.reference])
+        question_similarity = float(vector @ table[case.question])
+        consensus = float(vector @ centroid / norm) if len(peers) >= MIN_PEERS and norm > 0 else None
+        if scale is not None:
+            similarity, question_similarity = scale.value(0, similarity), scale.value(1, question_similarity)
+            consensus = None if consensus is None else scale.value(2, consensus)
         decision = decide(
-            similarity=float(vector @ table[case.reference]),
-            question_similarity=float(vector @ table[case.question]),
-            consensus=float(vector @ centroid / norm) if len(peers) >= MIN_PEERS and norm > 0 else None,
+            similarity=similarity,
+            question_similarity=question_similarity,
+            consensus=consensus,
             vector=vector,
             answer=case.answer,
             question=case.question,

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PROTOCOLS = ("folds", "feedback")
-CALIBRATE_WITH = ("base", "fold")
+CALIBRATE_WITH = ("base", "base-mapped", "fold")
 
 
 class CachedEncoder:
@@ -106,10 +106,11 @@ def run_protocol(
 ) -> dict:
     """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning).
 
-    ``calibrate_with`` ("base" or "fold") picks the model whose vectors of the training splits fit the
-    calibration when folds are fine-tuned. "base", as deployed: the calibration file is fitted on the base model
-    and serves every later version. "fold" fits on the fold's own model, whose training-split similarities are
-    in-sample; kept to measure what that costs.
+    ``calibrate_with`` picks the model whose vectors of the training splits fit the calibration when folds are
+    fine-tuned. "base", as deployed: the calibration file is fitted on the base model and serves every later
+    version. "base-mapped": the same, with the fold model's similarities first mapped onto the base model's scale
+    (quantiles over the held-out answers, no grades; see grade_fold). "fold" fits on the fold's own model, whose
+    training-split similarities are in-sample; kept to measure what that costs.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -134,9 +135,10 @@ def run_protocol(
             model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
                                    hyperparameters=hyperparameters, seed_pairs=seed_pairs)  # fmt: skip
             encode = CachedEncoder(model_dir, out_dir / "cache")
-        calibration_encode = base_encoder if calibrate_with == "base" else encode
+        calibration_encode = encode if calibrate_with == "fold" else base_encoder
+        mapped = calibrate_with == "base-mapped" and encode is not base_encoder
         outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions,
-                                  calibration_encode=calibration_encode))  # fmt: skip
+                                  calibration_encode=calibration_encode, map_similarity_scale=mapped))  # fmt: skip
         fold_seconds.append(round(time.monotonic() - fold_started, 1))
     summary = summarize(items, outputs)
     summary.update(

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
@@ -68,3 +69,32 @@ def test_a_fold_is_calibrated_on_the_calibration_model_and_graded_with_its_own(t
     assert train_answers <= encoded_by["calibration"] and not test_answers & encoded_by["calibration"]
     assert test_answers <= encoded_by["fold"] and not train_answers & encoded_by["fold"]
     assert len([p for p in output.predictions if p.k == 0]) == len(test_answers)
+
+
+def test_similarity_scale_keeps_the_ranking_and_takes_the_target_spread():
+    source = np.array([[0.9, 0.5, 0.8, 1.0], [0.2, 0.1, 0.3, 1.0], [0.6, 0.3, 0.6, 0.0], [0.4, 0.2, 0.5, 1.0]])
+    target = np.array([[0.7, 0.4, 0.6, 1.0], [0.5, 0.2, 0.4, 1.0], [0.6, 0.3, 0.6, 0.0], [0.55, 0.25, 0.5, 1.0]])
+    scale = evaluation.SimilarityScale.fit(source=source, target=target)
+    mapped = scale.apply(source)
+    assert list(np.argsort(mapped[:, 0])) == list(np.argsort(source[:, 0]))
+    assert sorted(mapped[:, 0]) == pytest.approx(sorted(target[:, 0]))
+    # A row without enough peers carries the similarity as its consensus, mapped the same way.
+    assert mapped[2, 2] == mapped[2, 0]
+    assert mapped[:, 3].tolist() == source[:, 3].tolist() and mapped[:, 4:].tolist() == source[:, 4:].tolist()
+
+
+def test_a_mapped_fold_encodes_its_held_out_answers_with_both_models(tiny_csv, base_encoder):
+    items = evaluation.load_items(tiny_csv)
+    encoded_by_calibration: set[str] = set()
+
+    def calibration_encode(texts: list[str]):
+        encoded_by_calibration.update(texts)
+        return base_encoder.encode(texts)
+
+    output = evaluation.grade_fold(items, test_split="fold_a", encode=base_encoder.encode, ks=(0,), seeds=(0,),
+                                   calibration_encode=calibration_encode, map_similarity_scale=True)  # fmt: skip
+    assert {item.answer for item in items} <= encoded_by_calibration  # training splits and the held-out answers
+    # The same model on both sides: the map is the identity, so the grades equal an unmapped run's.
+    unmapped = evaluation.grade_fold(items, test_split="fold_a", encode=base_encoder.encode, ks=(0,), seeds=(0,),
+                                     calibration_encode=calibration_encode)  # fmt: skip
+    assert [p.fraction for p in output.predictions] == pytest.approx([p.fraction for p in unmapped.predictions])

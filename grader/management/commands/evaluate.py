@@ -34,7 +34,9 @@ class Command(BaseCommand):
             choices=CALIBRATE_WITH,
             default="base",
             help="fine-tuned folds: fit the calibration on the base model's vectors of the training splits (as "
-            "deployed: one calibration file serves every version), or on the fold model's own (in-sample)",
+            "deployed: one calibration file serves every version); base-mapped also maps the fold model's "
+            "similarities onto the base model's scale (quantiles over the held-out answers, no grades); fold fits "
+            "on the fold model's own vectors (in-sample)",
         )
 
     def handle(self, *args, csv_path: Path, protocol: str, folds, questions, out: Path, epochs, **options):
