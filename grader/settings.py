@@ -296,6 +296,12 @@ GRADER_CALIBRATION_PATH = env.str("GRADER_CALIBRATION_PATH", default="")
 # How many of a question's earlier answers form its consensus, and how many corrections act as evidence.
 GRADER_CONSENSUS_MAX_ANSWERS = env.int("GRADER_CONSENSUS_MAX_ANSWERS", default=500)
 GRADER_EVIDENCE_MAX_CORRECTIONS = env.int("GRADER_EVIDENCE_MAX_CORRECTIONS", default=50)
+# A newly trained version's similarities are mapped onto the base model's scale, which the calibration, the ramp
+# and the guards assume (grader/scoring/similarity_scale.py). The map is fitted at training time on up to
+# SCALE_ANSWERS recent uncorrected answers (not trained on), and only with at least SCALE_MIN_ANSWERS of them.
+GRADER_SIMILARITY_SCALE = env.bool("GRADER_SIMILARITY_SCALE", default=True)
+GRADER_SIMILARITY_SCALE_ANSWERS = env.int("GRADER_SIMILARITY_SCALE_ANSWERS", default=500)
+GRADER_SIMILARITY_SCALE_MIN_ANSWERS = env.int("GRADER_SIMILARITY_SCALE_MIN_ANSWERS", default=50)
 
 # Fine-tuning defaults: the seed card's hyperparameters.
 GRADER_TRAIN_BATCH_SIZE = env.int("GRADER_TRAIN_BATCH_SIZE", default=16)

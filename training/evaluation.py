@@ -35,6 +35,7 @@ from grader.scoring.calibration import (
 )
 from grader.scoring.decision import decide
 from grader.scoring.features import MIN_PEERS, answer_features
+from grader.scoring.similarity_scale import SimilarityScale
 from training.adversarial import generate as generate_adversarial
 from training.metrics import agreement, binary_agreement
 
@@ -287,40 +288,6 @@ def _predict(item, index, features, evidence, table, calibration, *, k, seed) ->
                       decision.needs_review, decision.reasons)  # fmt: skip
 
 
-class SimilarityScale:
-    """Quantile maps of the three similarity features (reference, question, consensus) from one model's scale
-    to another's, fitted on the same answers encoded by both. Rank-preserving: only the spread changes."""
-
-    COLUMNS = (0, 1, 2)  # similarity, question_similarity, consensus (column 3 says whether consensus is real)
-
-    def __init__(self, maps: dict[int, tuple[np.ndarray, np.ndarray]]):
-        self._maps = maps
-
-    @classmethod
-    def fit(cls, *, source: np.ndarray, target: np.ndarray) -> SimilarityScale:
-        maps = {}
-        for column in cls.COLUMNS:
-            rows = source[:, 3] > 0 if column == 2 else np.ones(len(source), dtype=bool)
-            if rows.sum() >= 2:
-                maps[column] = (np.sort(source[rows, column]), np.sort(target[rows, column]))
-        return cls(maps)
-
-    def value(self, column: int, value: float) -> float:
-        if column not in self._maps:
-            return value
-        source, target = self._maps[column]
-        return float(np.interp(value, source, target))
-
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        mapped = x.copy()
-        for row in range(len(x)):
-            mapped[row, 0] = self.value(0, x[row, 0])
-            mapped[row, 1] = self.value(1, x[row, 1])
-            # Without enough peers the consensus column holds the similarity itself, and follows its map.
-            mapped[row, 2] = self.value(2, x[row, 2]) if x[row, 3] > 0 else mapped[row, 0]
-        return mapped
-
-
 def _grade_adversarial(items, test, cases, table, calibration, scale: SimilarityScale | None = None) -> list[dict]:
     """Each case graded as if it arrived after every real answer to its question, with no corrections yet."""
     by_question: dict[str, list[int]] = defaultdict(list)
@@ -337,8 +304,9 @@ def _grade_adversarial(items, test, cases, table, calibration, scale: Similarity
         question_similarity = float(vector @ table[case.question])
         consensus = float(vector @ centroid / norm) if len(peers) >= MIN_PEERS and norm > 0 else None
         if scale is not None:
-            similarity, question_similarity = scale.value(0, similarity), scale.value(1, question_similarity)
-            consensus = None if consensus is None else scale.value(2, consensus)
+            similarity, question_similarity, consensus = scale.similarities(
+                similarity=similarity, question_similarity=question_similarity, consensus=consensus
+            )
         decision = decide(
             similarity=similarity,
             question_similarity=question_similarity,

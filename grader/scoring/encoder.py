@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from grader.scoring.similarity_scale import SimilarityScale
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,6 +29,8 @@ class Encoder:
     version_id: int | None
     path: str
     model: MeanPoolingEncoder
+    # The version's similarities on the base model's scale (grader.scoring.similarity_scale); None: as they are.
+    scale: SimilarityScale | None = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text (cosine similarity is then a dot product)."""
@@ -203,7 +207,8 @@ def load_encoder(*, path: str | Path, version_id: int | None = None) -> Encoder:
             return encoder
         logger.info("loading model version %s from %s", version_id, key)
         model = MeanPoolingEncoder(key, backend=settings.GRADER_INFERENCE_BACKEND, threads=torch_threads())
-        encoder = Encoder(version_id=version_id, path=key, model=model)
+        scale = SimilarityScale.load(key) if settings.GRADER_SIMILARITY_SCALE else None
+        encoder = Encoder(version_id=version_id, path=key, model=model, scale=scale)
         _loaded.clear()
         _loaded[key] = encoder
         return encoder

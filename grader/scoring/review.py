@@ -62,6 +62,17 @@ def _prompt_vector(encoder: Encoder, prompt: str) -> np.ndarray:
     return vector
 
 
+def _on_base_scale(
+    encoder: Encoder, similarity: float, question_similarity: float, consensus: float | None
+) -> tuple[float, float, float | None]:
+    """The similarities as the calibration, the ramp and the guards expect them: on the base model's scale."""
+    if encoder.scale is None:
+        return similarity, question_similarity, consensus
+    return encoder.scale.similarities(
+        similarity=similarity, question_similarity=question_similarity, consensus=consensus
+    )
+
+
 def _vector(row: AnswerEmbedding) -> np.ndarray:
     return np.frombuffer(bytes(row.vector), dtype="<f4")
 
@@ -93,9 +104,12 @@ def _evidence(
         references = [reference.text for reference in reference_rows]
         reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=reference_rows)
         for sha, text, vector in zip(missing, texts, vectors, strict=True):
+            similarity, question_similarity, _ = _on_base_scale(
+                encoder, float(np.max(reference_matrix @ vector)), float(prompt_vector @ vector), None
+            )
             features = answer_features(
-                similarity=float(np.max(reference_matrix @ vector)),
-                question_similarity=float(prompt_vector @ vector),
+                similarity=similarity,
+                question_similarity=question_similarity,
                 consensus=None,
                 answer=text,
                 question=question.prompt,
@@ -150,10 +164,16 @@ def review_answers(
         if sha in peer_shas:  # the same text seen before must not vote for itself
             total, count = peer_total - vector, count - 1
         norm = float(np.linalg.norm(total))
+        similarity, question_similarity, consensus = _on_base_scale(
+            encoder,
+            float(np.max(similarities)),
+            float(prompt_vector @ vector),
+            float(vector @ total / norm) if count >= MIN_PEERS and norm > 0 else None,
+        )
         decision = decide(
-            similarity=float(np.max(similarities)),
-            question_similarity=float(prompt_vector @ vector),
-            consensus=float(vector @ total / norm) if count >= MIN_PEERS and norm > 0 else None,
+            similarity=similarity,
+            question_similarity=question_similarity,
+            consensus=consensus,
             vector=vector,
             answer=answer,
             question=question.prompt,

@@ -22,6 +22,7 @@ from grader.scoring.points import similarity_to_points
 from grader.selectors import model_version_active
 from grader.services.model_artifacts import model_artifact_delete, model_artifact_store, model_version_local_path
 from grader.services.regrading import model_version_dry_run, questions_with_uncorrected_grades, regrade_enqueue
+from grader.services.similarity_scales import similarity_scale_write
 from grader.services.training_runs import (
     ProgressRecorder,
     training_lock,
@@ -232,6 +233,10 @@ def _train_evaluate_decide(
         if settings.GRADER_EXPORT_ONNX:
             # Before the files are hashed and stored: the export is part of the version, verified like the rest.
             export_onnx(result.output_dir)
+        scale = similarity_scale_write(model_dir=result.output_dir)  # also part of the version
+        log.append(
+            f"similarity scale fitted on {scale.answers} uncorrected answers" if scale else "no similarity scale"
+        )
         evaluation = _evaluate(candidate_dir=result.output_dir, base=base, base_dir=base_dir, split=split)
         stored = True
         sha256 = model_artifact_store(local_dir=result.output_dir, name=name)

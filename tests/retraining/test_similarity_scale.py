@@ -1,0 +1,67 @@
+"""A trained version's similarities on the base model's scale: fitted at training time, applied by grading."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+
+from grader.models import Question
+from grader.scoring.encoder import base_model_path, load_encoder
+from grader.scoring.grading import score_answer_batch
+from grader.scoring.similarity_scale import SCALE_FILE, SimilarityScale
+from grader.services.model_versions import artifact_dir
+from grader.services.similarity_scales import similarity_scale_write
+from tests.retraining.conftest import UNCORRECTED_ANSWERS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_map_is_fitted_on_uncorrected_answers_and_saved_with_the_model(corrected_course, settings, tmp_path):
+    model_dir = tmp_path / "candidate"
+    shutil.copytree(base_model_path(), model_dir)  # the base model itself: the map must be the identity
+    settings.GRADER_SIMILARITY_SCALE_MIN_ANSWERS = 3
+
+    scale = similarity_scale_write(model_dir=model_dir)
+
+    assert scale is not None and scale.answers == len(UNCORRECTED_ANSWERS)  # corrected answers were trained on
+    loaded = SimilarityScale.load(model_dir)
+    assert loaded.to_dict() == scale.to_dict()
+    for value in np.linspace(0.1, 0.6, 6):
+        assert loaded.value(0, float(value)) == pytest.approx(value, abs=1e-5)
+
+
+def test_too_few_uncorrected_answers_write_no_map(corrected_course, tmp_path):
+    shutil.copytree(base_model_path(), tmp_path / "candidate")
+    assert similarity_scale_write(model_dir=tmp_path / "candidate") is None  # 4 answers, 50 needed by default
+    assert not (tmp_path / "candidate" / SCALE_FILE).exists()
+
+
+def test_grading_reads_similarities_through_the_versions_map(base_model_version, gradient_descent_question):
+    encoder = load_encoder(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
+    question = Question.objects.prefetch_related("reference_answers").get(pk=gradient_descent_question.pk)
+    answer = question.reference_answers.first().text
+    plain = score_answer_batch(encoder=encoder, model_version=base_model_version, items=[(question, answer)])[0]
+    # A map that squeezes every similarity below the ramp's zero-credit point must take the credit away.
+    squeezing = SimilarityScale({column: (np.array([-1.0, 1.0]), np.array([-1.0, 0.1])) for column in (0, 1, 2)})
+    squeezed_encoder = dataclasses.replace(encoder, scale=squeezing)
+    squeezed = score_answer_batch(
+        encoder=squeezed_encoder, model_version=base_model_version, items=[(question, answer)]
+    )[0]
+    assert plain.points == question.max_points
+    assert squeezed.points == 0
+
+
+def test_a_retrained_version_carries_its_map_and_grading_loads_it(corrected_course, fast_training):
+    from grader.services.model_versions import encoder_for_active_version, model_retrain
+
+    fast_training.GRADER_SIMILARITY_SCALE_MIN_ANSWERS = 3
+    run = model_retrain(trigger="test")
+
+    version = run.produced_version
+    assert (artifact_dir(version) / SCALE_FILE).exists()  # stored, and covered by the version's sha256
+    assert f"similarity scale fitted on {len(UNCORRECTED_ANSWERS)} uncorrected answers" in run.log
+    active, encoder = encoder_for_active_version()
+    assert active == version and encoder.scale is not None and encoder.scale.answers == len(UNCORRECTED_ANSWERS)
