@@ -146,7 +146,7 @@ def report(summary: dict, stsb: dict | None, images: list[str], command: str, sk
         "**Data**: Mohler et al. 2011 (`mohler.csv`, 2273 answers, 81 questions, 0-5), score column **`score`** "
         "(the official `ave`), 12 folds = assignments/exams, so every graded question is unseen in training.",
         f"**Model**: {summary['model']}. Calibration (cold and feedback stages, residual spread) is fitted on the "
-        f"training folds only, with the **{summary.get('calibrated_with', 'base')}** model's vectors of them; the "
+        f"training folds only (`--calibrate-with {summary.get('calibrated_with', 'base')}`); the "
         "feedback stage on simulated corrections of training-fold questions.",
         "",
         "| protocol | Pearson | RMSE | target | verdict |",
@@ -199,8 +199,8 @@ def main() -> None:
     parser.add_argument(
         "--calibrate-with",
         choices=("base", "base-mapped", "fold"),
-        default="base",
-        help="whose vectors of the training folds fit the calibration (base: as deployed)",
+        default="base-mapped",
+        help="how a fine-tuned fold is calibrated (base-mapped: as deployed; see training/protocols.py)",
     )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
@@ -209,7 +209,7 @@ def main() -> None:
     command = (
         "python bench/quality.py"
         + "".join(f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value)
-        + (f" --calibrate-with {args.calibrate_with}" if args.calibrate_with != "base" else "")
+        + (f" --calibrate-with {args.calibrate_with}" if args.calibrate_with != "base-mapped" else "")
     )
     from tqdm import tqdm
 

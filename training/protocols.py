@@ -102,15 +102,16 @@ def run_protocol(
     ks: Sequence[int] | None = None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     progress: Callable[[Sequence], Sequence] | None = None,
-    calibrate_with: str = "base",
+    calibrate_with: str = "base-mapped",
 ) -> dict:
     """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning).
 
     ``calibrate_with`` picks the model whose vectors of the training splits fit the calibration when folds are
-    fine-tuned. "base", as deployed: the calibration file is fitted on the base model and serves every later
-    version. "base-mapped": the same, with the fold model's similarities first mapped onto the base model's scale
-    (quantiles over the held-out answers, no grades; see grade_fold). "fold" fits on the fold's own model, whose
-    training-split similarities are in-sample; kept to measure what that costs.
+    fine-tuned. "base-mapped", as deployed: the calibration is fitted on the base model, and the fold model's
+    similarities are mapped onto the base model's scale first (quantiles over the held-out answers, no grades;
+    see grade_fold), as a trained version's are through its similarity_scale.json. "base": the same without the
+    map. "fold" fits on the fold's own model, whose training-split similarities are in-sample; both kept to
+    measure what they cost.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -195,8 +196,8 @@ def _fmt(value) -> str:
 def markdown(summary: dict) -> str:
     lines = [
         f"Protocol `{summary['protocol']}` on `{summary['csv']}` (score column `{summary['score_column']}`), "
-        f"model: {summary['model']}, calibration fitted on the {summary.get('calibrated_with', 'base')} model's "
-        f"vectors; {summary['folds_run']}/{summary['folds_total']} folds"
+        f"model: {summary['model']}, calibrated with `{summary.get('calibrated_with', 'base')}`; "
+        f"{summary['folds_run']}/{summary['folds_total']} folds"
         + (" — **partial run**" if summary["partial"] else "")
         + f", {summary['n_items']} answers graded, {summary['seconds']} s.",
         "",

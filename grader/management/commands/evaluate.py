@@ -32,11 +32,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--calibrate-with",
             choices=CALIBRATE_WITH,
-            default="base",
-            help="fine-tuned folds: fit the calibration on the base model's vectors of the training splits (as "
-            "deployed: one calibration file serves every version); base-mapped also maps the fold model's "
-            "similarities onto the base model's scale (quantiles over the held-out answers, no grades); fold fits "
-            "on the fold model's own vectors (in-sample)",
+            default="base-mapped",
+            help="fine-tuned folds: base-mapped (as deployed) fits the calibration on the base model's vectors of "
+            "the training splits and maps the fold model's similarities onto the base model's scale (quantiles "
+            "over the held-out answers, no grades); base skips the map; fold fits on the fold model's own vectors "
+            "(in-sample)",
         )
 
     def handle(self, *args, csv_path: Path, protocol: str, folds, questions, out: Path, epochs, **options):
