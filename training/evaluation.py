@@ -115,6 +115,11 @@ class VectorTable:
         return self._matrix[[self._row[text] for text in texts]]
 
 
+def _texts(items: Sequence[Item], indices: Sequence[int]) -> list[str]:
+    """Every text a grade of these items needs encoded: the answer, the question and the reference."""
+    return [text for i in indices for text in (items[i].answer, items[i].question, items[i].reference)]
+
+
 def _arrival_consensus(indices: Sequence[int], vectors: np.ndarray, *, seed: int) -> dict[int, float | None]:
     """Similarity to the centroid of the answers that arrived earlier, as the service sees it at grading time."""
     order = np.random.default_rng(seed).permutation(len(indices))
@@ -239,21 +244,15 @@ def grade_fold(
     adversarial = generate_adversarial(questions)
     table = VectorTable(
         encode,
-        [t for i in test for t in (items[i].answer, items[i].question, items[i].reference)]
-        + [case.answer for case in adversarial],
+        _texts(items, test) + [case.answer for case in adversarial],
     )
-    train_table = VectorTable(
-        calibration_encode or encode,
-        [t for i in train for t in (items[i].answer, items[i].question, items[i].reference)],
-    )
+    train_table = VectorTable(calibration_encode or encode, _texts(items, train))
     calibration = fit_calibration(items, train, train_table, ks=ks, seeds=seeds)
     output = FoldOutput(split=test_split, calibration=calibration.to_dict())
     x_test = _features(items, test, table, seed=0)
     scale = None
     if map_similarity_scale and calibration_encode is not None:
-        calibration_table = VectorTable(
-            calibration_encode, [t for i in test for t in (items[i].answer, items[i].question, items[i].reference)]
-        )
+        calibration_table = VectorTable(calibration_encode, _texts(items, test))
         scale = SimilarityScale.fit(source=x_test, target=_features(items, test, calibration_table, seed=0))
         x_test = scale.apply(x_test)
     features_by_index = dict(zip(test, x_test, strict=True))
@@ -407,7 +406,7 @@ def _mean_of_runs(runs: list[dict]) -> dict:
 def fit_full_calibration(items: Sequence[Item], *, encode: Encode, ks: Sequence[int], seeds: Sequence[int]) -> dict:
     """The calibration fitted on every row, for a deployment to use (``GRADER_CALIBRATION_PATH``)."""
     indices = list(range(len(items)))
-    table = VectorTable(encode, [t for item in items for t in (item.answer, item.question, item.reference)])
+    table = VectorTable(encode, _texts(items, range(len(items))))
     return fit_calibration(items, indices, table, ks=ks, seeds=seeds).to_dict()
 
 
