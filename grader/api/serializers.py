@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 
 from django.conf import settings
@@ -153,7 +154,23 @@ FINAL_POINTS_HELP = (
 )
 
 
-class SubmissionOutputSerializer(serializers.ModelSerializer):
+class FieldsBuiltOnce:
+    """A ModelSerializer that introspects its model once per class, not once per object it serializes.
+
+    ModelSerializer.get_fields() rebuilds every field from the model's metadata for each new serializer: on
+    POST /submissions/, the hottest path, that was most of the response's cost. The fields depend only on the class
+    (Meta and the declared fields), so a copy of the first build is the same thing.
+    """
+
+    def get_fields(self):
+        prototypes = type(self).__dict__.get("_field_prototypes")
+        if prototypes is None:
+            prototypes = super().get_fields()
+            type(self)._field_prototypes = prototypes
+        return copy.deepcopy(prototypes)
+
+
+class SubmissionOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:submission-detail")
     grade_url = serializers.HyperlinkedIdentityField(view_name="api:submission-grade")
     course = serializers.IntegerField(source="question.course_id", read_only=True)

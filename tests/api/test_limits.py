@@ -160,6 +160,10 @@ def test_the_throttle_budget_is_exact_under_concurrent_requests(owner, settings)
             allowed = list(pool.map(attempt, range(80)))
         late = IntegrationRateThrottle()
         assert not late.allow_request(request, view=None)
+        # Every window's counter expires (an INCR on a missing key would create one that never does).
+        client = cache._cache.get_client(write=False)
+        counters = client.keys("*throttle:*")
+        assert counters and all(0 < client.ttl(key) <= 3600 + 5 for key in counters)
     finally:
         cache.clear()
     assert sum(allowed) == 25
