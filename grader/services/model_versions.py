@@ -19,6 +19,7 @@ from grader.models import Correction, ModelVersion, Question, ReferenceAnswer, S
 from grader.scoring.encoder import Encoder, base_model_path, load_encoder
 from grader.scoring.onnx_export import export_onnx
 from grader.scoring.points import similarity_to_points
+from grader.scoring.similarity_scale import SIMILARITY, SimilarityScale
 from grader.selectors import model_version_active
 from grader.services.model_artifacts import model_artifact_delete, model_artifact_store, model_version_local_path
 from grader.services.regrading import model_version_dry_run, questions_with_uncorrected_grades, regrade_enqueue
@@ -152,13 +153,14 @@ def model_retrain(
     )
 
 
-def _points_mapping() -> Callable[[float, float], float]:
-    """The held-out set is scored the way submissions are: similarity to points with the global thresholds."""
+def _points_mapping(scale: SimilarityScale | None = None) -> Callable[[float, float], float]:
+    """The held-out set is scored the way submissions are: similarity, read through the version's scale when it
+    carries one, to points with the global thresholds (which sit on the base model's scale)."""
 
     def to_points(similarity: float, max_points: float) -> float:
         return float(
             similarity_to_points(
-                similarity=similarity,
+                similarity=similarity if scale is None else scale.value(SIMILARITY, similarity),
                 max_points=Decimal(str(max_points)),
                 zero_credit=settings.GRADER_ZERO_CREDIT_SIMILARITY,
                 full_credit=settings.GRADER_FULL_CREDIT_SIMILARITY,
@@ -267,9 +269,14 @@ def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path,
     """Held-out agreement of the candidate and of the model it would replace, on the same pairs."""
     if not split.held_out:
         return {"held_out_size": 0}
-    to_points = _points_mapping()
-    candidate = held_out_agreement(pairs=split.held_out, model_dir=candidate_dir, to_points=to_points)
-    replaced = held_out_agreement(pairs=split.held_out, model_dir=base_dir, to_points=to_points)
+    # Each model through its own similarity scale, as it grades: without it, a pearson/rmse/mae/qwk gate would
+    # judge a fine-tuned candidate's points on a scale the thresholds were not set for.
+    candidate = held_out_agreement(
+        pairs=split.held_out, model_dir=candidate_dir, to_points=_points_mapping(SimilarityScale.load(candidate_dir))
+    )
+    replaced = held_out_agreement(
+        pairs=split.held_out, model_dir=base_dir, to_points=_points_mapping(SimilarityScale.load(base_dir))
+    )
     return {
         "held_out_size": len(split.held_out),
         "held_out_questions": len({pair.question or pair.sentence_1 for pair in split.held_out}),

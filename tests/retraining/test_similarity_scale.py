@@ -65,3 +65,27 @@ def test_a_retrained_version_carries_its_map_and_grading_loads_it(corrected_cour
     assert f"similarity scale fitted on {len(UNCORRECTED_ANSWERS)} uncorrected answers" in run.log
     active, encoder = encoder_for_active_version()
     assert active == version and encoder.scale is not None and encoder.scale.answers == len(UNCORRECTED_ANSWERS)
+
+
+def test_the_promotion_gate_scores_each_model_through_its_own_map(tmp_path):
+    """Same weights on both sides; only the candidate's map differs. The gate must see the points it would give."""
+    from grader.services.model_versions import _evaluate
+    from training.dataset import Pair, Split
+
+    candidate_dir = tmp_path / "candidate"
+    shutil.copytree(base_model_path(), candidate_dir)
+    squeezing = SimilarityScale({column: (np.array([-1.0, 1.0]), np.array([-1.0, 0.1])) for column in (0, 1, 2)})
+    squeezing.save(candidate_dir)
+    reference = "Gradient descent repeatedly steps against the gradient to reduce the loss."
+    held_out = [
+        Pair(reference, reference, 1.0, question="q"),
+        Pair("It takes small steps downhill along the negative gradient of the loss.", reference, 0.8, question="q"),
+        Pair("A sorting algorithm for linked lists.", reference, 0.0, question="q"),
+    ]
+
+    split = Split(train=[], held_out=held_out)
+    evaluation = _evaluate(candidate_dir=candidate_dir, base=None, base_dir=base_model_path(), split=split)
+
+    candidate, replaced = evaluation["candidate"], evaluation["replaced"]
+    assert candidate["cosine_pearson"] == pytest.approx(replaced["cosine_pearson"])  # the map does not touch cosines
+    assert candidate["rmse"] > replaced["rmse"] + 1  # squeezed to no credit at all: the full answers lose 4-5 points
