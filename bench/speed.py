@@ -50,10 +50,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-samples", type=int, default=100)
     parser.add_argument("--rate", type=int, default=100, help="API requests per second")
     parser.add_argument("--rate-seconds", type=int, default=30)
+    parser.add_argument(
+        "--rate-runs", type=int, default=3, help="fixed-rate runs: a p99 of 3,000 requests moves a lot between runs"
+    )
     parser.add_argument("--corrections", type=int, default=1000, help="corrections to retrain on (0: skip)")
     parser.add_argument("--backend", choices=["onnx", "torch"], default="onnx", help="GRADER_INFERENCE_BACKEND")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery prefork processes")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes (as docker-compose)")
     parser.add_argument("--post-mode", choices=["auto", "bulk", "single"], default="auto")
     parser.add_argument("--post-threads", type=int, default=8, help="client threads for single POSTs")
     parser.add_argument("--bulk-size", type=int, default=100, help="submissions per bulk request")
@@ -421,7 +424,7 @@ def bulk_grading(
 
 
 def api_latency_under_load(
-    args: argparse.Namespace, client: Client, database: Database, workload: Workload, backlog: int
+    args: argparse.Namespace, client: Client, database: Database, workload: Workload, backlog: int, run: int = 0
 ) -> tuple[list[float], dict[str, int], bool]:
     """POST latencies at a fixed rate while the workers grade ``backlog`` queued submissions.
 
@@ -431,7 +434,7 @@ def api_latency_under_load(
     from grader.models import Submission
 
     Submission.objects.bulk_create(
-        Submission(question_id=question_id, student_ref="backlog", answer=answer, external_id=f"backlog-{index}")
+        Submission(question_id=question_id, student_ref="backlog", answer=answer, external_id=f"backlog-{run}-{index}")
         for index, (question_id, answer, _) in enumerate(answers_for(workload, backlog, offset=13))
     )
     # The backlog has no messages of its own: every request's message makes a worker claim a full batch of it.
@@ -441,7 +444,7 @@ def api_latency_under_load(
         post_request(
             args.port,
             client.headers,
-            {"question": question_id, "student_ref": "bench", "answer": answer, "external_id": f"rate-{index}"},
+            {"question": question_id, "student_ref": "bench", "answer": answer, "external_id": f"rate-{run}-{index}"},
         )
         for index, (question_id, answer, _) in enumerate(items)
     ]
@@ -590,7 +593,10 @@ def main() -> None:
         print(f"  {bulk_rate:.1f} submissions/s ({post_mode})", flush=True)
         print("API latency at a fixed rate, workers busy ...", flush=True)
         backlog = max(args.n, int(raw_rate * args.rate_seconds * 1.5))
-        api_latencies, api_errors, still_busy = api_latency_under_load(args, client, database, workload, backlog)
+        api_runs = []
+        for run in range(max(1, args.rate_runs)):
+            api_runs.append(api_latency_under_load(args, client, database, workload, backlog, run=run))
+            print(f"  run {run + 1}: p99 {percentile(api_runs[-1][0], 0.99) * 1000:.1f} ms", flush=True)
         pool_pids = children(services.worker.pid)
         web_pids = children(services.web.pid)
         worker_rss = max((peak_rss_mib(pid) for pid in pool_pids), default=float("nan"))
@@ -606,9 +612,20 @@ def main() -> None:
 
     ms = 1000
     p50, p95, p99 = (percentile(latencies, q) * ms for q in (0.5, 0.95, 0.99))
-    api_p50, api_p99 = (percentile(api_latencies, q) * ms for q in (0.5, 0.99))
+    api_rows = []
+    for run, (api_latencies, api_errors, still_busy) in enumerate(api_runs, start=1):
+        api_p50, api_p99 = (percentile(api_latencies, q) * ms for q in (0.5, 0.99))
+        failed_text = ", ".join(f"{kind}: {count}" for kind, count in sorted(api_errors.items())) or "none"
+        api_rows.append(
+            (
+                f"API POST at {args.rate} req/s for {args.rate_seconds} s, workers busy, run {run} of {len(api_runs)} "
+                f"({len(api_latencies)} ok, failed: {failed_text}; backlog left: {'yes' if still_busy else 'no'}): "
+                "p50 / p99",
+                f"{api_p50:.1f} / {api_p99:.1f} ms",
+                f"p99 ≤ 30: {verdict(api_p99 <= 30 and not api_errors)}",
+            )
+        )
     ratio = bulk_rate / raw_rate
-    failed_text = ", ".join(f"{kind}: {count}" for kind, count in sorted(api_errors.items())) or "none"
     rows = [
         (f"Raw ceiling: `SentenceTransformer.encode`, batch size {encode_batch}", f"{raw_rate:.0f} sentences/s", ""),
         (f"Bulk grading end to end, N={args.n} ({post_mode})", f"{bulk_rate:.0f} submissions/s", ""),
@@ -617,9 +634,7 @@ def main() -> None:
          f"{posting_seconds:.1f} s / {grading_rate:.0f} submissions/s", ""),
         (f"Single answer, 202 → graded, idle worker ({len(latencies)} samples): p50 / p95 / p99",
          f"{p50:.0f} / {p95:.0f} / {p99:.0f} ms", f"p50 ≤ 100, p99 ≤ 300: {verdict(p50 <= 100 and p99 <= 300)}"),
-        (f"API POST at {args.rate} req/s for {args.rate_seconds} s, workers busy "
-         f"({len(api_latencies)} ok, failed: {failed_text}; backlog left: {'yes' if still_busy else 'no'}): p50 / p99",
-         f"{api_p50:.1f} / {api_p99:.1f} ms", f"p99 ≤ 30: {verdict(api_p99 <= 30 and not api_errors)}"),
+        *api_rows,
         (f"Peak RSS, worker pool process with the model (main process {worker_main_rss:.0f} MiB)",
          f"{worker_rss:.0f} MiB", f"≤ 600: {verdict(worker_rss <= 600)}"),
         ("Peak RSS, web (gunicorn) worker process", f"{web_rss:.0f} MiB", ""),
