@@ -3,6 +3,7 @@
     .venv/bin/python bench/quality.py                 # feedback protocol, base model + calibration (≈ 3 min)
     .venv/bin/python bench/quality.py --epochs 4      # also fine-tune per fold (about an hour on 2 cores)
     .venv/bin/python bench/quality.py --folds 2       # a quick, partial look
+    .venv/bin/python bench/quality.py --epochs 4 --reuse   # report a finished run again (new notes), no grading
 
 Writes only between the <!-- quality:start --> and <!-- quality:end --> markers, and docs/quality_*.png.
 """
@@ -135,12 +136,12 @@ def verdict(value: float | None, target: float, higher_is_better: bool) -> str:
     return "met" if met else "**missed**"
 
 
-def report(summary: dict, stsb: dict | None, images: list[str], command: str, skeleton: dict) -> str:
+def report(summary: dict, stsb: dict | None, images: list[str], command: str, skeleton: dict, finished: float) -> str:
     per_k = summary["per_k"]
     cold, k10 = per_k.get("0"), per_k.get("10")
     adversarial = summary["adversarial"]
     lines = [
-        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()} "
+        f"Run finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(finished))} on {platform.machine()} "
         f"({os.cpu_count()} cores, shared), `{command}`.",
         "",
         "**Data**: Mohler et al. 2011 (`mohler.csv`, 2273 answers, 81 questions, 0-5), score column **`score`** "
@@ -205,6 +206,11 @@ def main() -> None:
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
     parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="no grading: report the results a finished run left in --out (e.g. after --no-docs, or new notes)",
+    )
     args = parser.parse_args()
     command = (
         "python bench/quality.py"
@@ -216,22 +222,24 @@ def main() -> None:
     # The production recipe (batch 16, lr 5e-5, seed 42) at --epochs, with the precision the settings would pick.
     precision = resolve_precision(os.environ.get("GRADER_TRAIN_PRECISION", "auto"))
     hyperparameters = Hyperparameters(epochs=args.epochs, precision=precision) if args.epochs else None
-    summary = run_protocol(
-        csv_path=BENCHDATA / "mohler" / "mohler.csv",
-        protocol="feedback",
-        out_dir=args.out,
-        base_model_dir=base_model_dir(),
-        hyperparameters=hyperparameters,
-        seed_pairs_path=ROOT / "fixtures" / "seed_pairs.csv",
-        folds=args.folds,
-        progress=lambda splits: tqdm(splits, desc="held-out folds", unit="fold"),
-        calibrate_with=args.calibrate_with,
-    )
+    if not args.reuse:
+        run_protocol(
+            csv_path=BENCHDATA / "mohler" / "mohler.csv",
+            protocol="feedback",
+            out_dir=args.out,
+            base_model_dir=base_model_dir(),
+            hyperparameters=hyperparameters,
+            seed_pairs_path=ROOT / "fixtures" / "seed_pairs.csv",
+            folds=args.folds,
+            progress=lambda splits: tqdm(splits, desc="held-out folds", unit="fold"),
+            calibrate_with=args.calibrate_with,
+        )
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")
     stsb = None if args.no_stsb else stsb_spearman(args.out / "cache")
     images = [] if args.no_docs else plots(summary, args.out / "feedback_predictions.csv")
-    text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache"))
+    finished = (args.out / "feedback.json").stat().st_mtime  # the grading's end, also when --reuse reports it later
+    text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache"), finished)
     if args.notes and args.notes.exists():
         text += "\n" + args.notes.read_text(encoding="utf-8")
     if not args.no_docs:
