@@ -59,14 +59,14 @@ class SimilarityScale:
         )
 
     def apply(self, x: np.ndarray) -> np.ndarray:
+        """Feature rows (as ``fit`` takes them) with their three similarity columns mapped."""
         mapped = x.copy()
-        for row in range(len(x)):
-            mapped[row, SIMILARITY] = self.value(SIMILARITY, x[row, SIMILARITY])
-            mapped[row, QUESTION_SIMILARITY] = self.value(QUESTION_SIMILARITY, x[row, QUESTION_SIMILARITY])
-            # Without enough peers the consensus column holds the similarity itself, and follows its map.
-            mapped[row, CONSENSUS] = (
-                self.value(CONSENSUS, x[row, CONSENSUS]) if x[row, HAS_CONSENSUS] > 0 else mapped[row, SIMILARITY]
-            )
+        for column in (SIMILARITY, QUESTION_SIMILARITY, CONSENSUS):
+            if column in self._maps:
+                mapped[:, column] = np.interp(x[:, column], *self._maps[column])
+        # Without enough peers the consensus column holds the similarity itself, and follows its map.
+        no_consensus = x[:, HAS_CONSENSUS] <= 0
+        mapped[no_consensus, CONSENSUS] = mapped[no_consensus, SIMILARITY]
         return mapped
 
     def to_dict(self) -> dict:
