@@ -25,14 +25,27 @@ def agreement(*, predicted: Sequence[float], human: Sequence[float], max_score: 
     constant = np.ptp(p) == 0 or np.ptp(h) == 0
     from scipy import stats  # here, not at the top: web and grading processes import this module, rarely call it
 
+    pearson = None if constant else _finite_or_none(stats.pearsonr(p, h)[0])
     return {
         "n": len(p),
-        "pearson": None if constant else _finite_or_none(stats.pearsonr(p, h)[0]),
+        "pearson": pearson,
         "spearman": None if constant else _finite_or_none(stats.spearmanr(p, h)[0]),
         "rmse": float(np.sqrt(np.mean((p - h) ** 2))),
+        "rmse_floor": rmse_floor(human=h, pearson=pearson),
         "mae": float(np.mean(np.abs(p - h))),
         "qwk": quadratic_weighted_kappa(np.rint(p).astype(int), np.rint(h).astype(int), math.ceil(max_score)),
     }
+
+
+def rmse_floor(*, human: np.ndarray, pearson: float | None) -> float:
+    """The lowest RMSE any rescaling ``a + b * predicted`` of predictions with this Pearson could reach.
+
+    Least squares of ``human`` on ``predicted`` leaves a residual variance of var(human) * (1 - pearson**2), so an
+    RMSE above this floor is a scale problem (a calibration can fix it); the floor itself only moves with a
+    better ranking. Without a correlation (constant predictions) the floor is the spread of the human scores.
+    """
+    spread = float(np.std(human))
+    return spread * math.sqrt(max(0.0, 1.0 - (pearson or 0.0) ** 2))
 
 
 def quadratic_weighted_kappa(a: np.ndarray, b: np.ndarray, max_rating: int) -> float | None:

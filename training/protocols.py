@@ -201,14 +201,17 @@ def markdown(summary: dict) -> str:
         + (" — **partial run**" if summary["partial"] else "")
         + f", {summary['n_items']} answers graded, {summary['seconds']} s.",
         "",
-        "| k (teacher grades per question) | Pearson | Spearman | RMSE | MAE | QWK | seeds |",
-        "|---|---|---|---|---|---|---|",
+        "| k (teacher grades per question) | Pearson | Spearman | RMSE | RMSE floor | MAE | QWK | seeds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for k, m in summary["per_k"].items():
         pearson = _fmt(m["pearson"]) + (f" ± {m['pearson_sd']:.3f}" if "pearson_sd" in m else "")
         rmse = _fmt(m["rmse"]) + (f" ± {m['rmse_sd']:.3f}" if "rmse_sd" in m else "")
-        lines.append(f"| {k} | {pearson} | {_fmt(m['spearman'])} | {rmse} | {_fmt(m['mae'])} | {_fmt(m['qwk'])} "
-                     f"| {m['seeds']} |")  # fmt: skip
+        lines.append(f"| {k} | {pearson} | {_fmt(m['spearman'])} | {rmse} | {_fmt(m.get('rmse_floor'))} "
+                     f"| {_fmt(m['mae'])} | {_fmt(m['qwk'])} | {m['seeds']} |")  # fmt: skip
+    lines += ["", "RMSE floor: the lowest RMSE any rescaling of these predictions could reach, std(human) * "
+              "sqrt(1 - Pearson^2). Above it, the error is scale (calibration); the floor only falls with a better "
+              "ranking."]  # fmt: skip
     if any("accuracy" in m for m in summary["per_k"].values()):
         lines += ["", "| k | accuracy | weighted F1 |", "|---|---|---|"]
         for k, m in summary["per_k"].items():

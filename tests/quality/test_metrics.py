@@ -31,3 +31,18 @@ def test_binary_metrics_for_right_wrong_labels():
     metrics = binary_agreement(predicted=[0.9, 0.2, 0.7, 0.4], human=[1, 0, 0, 0], threshold=0.5)
     assert metrics["accuracy"] == pytest.approx(0.75)
     assert 0 < metrics["weighted_f1"] < 1
+
+
+def test_the_rmse_floor_separates_scale_from_ranking():
+    rng = np.random.default_rng(0)
+    human = rng.uniform(0, 5, size=200)
+    noisy = human + rng.normal(0, 1.0, size=200)
+    # Squeezed towards the mean: perfect ranking, wrong scale. A rescaling reaches zero error.
+    squeezed = agreement(predicted=human.mean() + 0.3 * (human - human.mean()), human=human, max_score=5)
+    assert squeezed["rmse"] > 1.0 and squeezed["rmse_floor"] == pytest.approx(0.0, abs=1e-9)
+    # Noisy ranking: the floor equals the RMSE of the least-squares rescaling, and no prediction beats it.
+    slope, intercept = np.polyfit(noisy, human, 1)
+    rescaled = agreement(predicted=intercept + slope * noisy, human=human, max_score=5)
+    raw = agreement(predicted=noisy, human=human, max_score=5)
+    assert rescaled["rmse"] == pytest.approx(raw["rmse_floor"], rel=1e-9)
+    assert raw["rmse_floor"] < raw["rmse"]
