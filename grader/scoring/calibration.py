@@ -1,10 +1,14 @@
 """From features to a grade in [0, 1] of the question's points, and how sure we are. Pure Python + numpy.
 
-Two stages, both linear so they fit in a few milliseconds and serialize to a small JSON document:
+Two stages, both ridge regressions so they fit in a few milliseconds and serialize to a small JSON document:
 
-* cold: features of the answer → fraction of full points, fitted on human-graded answers to *other* questions;
+* cold: features of the answer → fraction of full points, fitted on human-graded answers to *other* questions.
+  Besides the features themselves it sees their pairwise products among the similarities and the reference
+  coverage (``cold_terms``): whether a similarity counts depends on the others (a high similarity to the class
+  consensus matters less once the answer matches the reference), and a straight line cannot say so;
 * feedback: the question's own teacher corrections, effective at once (no retraining): the cold model's mean
-  error on them (shrunk towards 0 when there are few) and the grades of the most similar corrected answers.
+  error on them (shrunk towards 0 when there are few), the grades of the most similar corrected answers, and
+  the cold model's error on those neighbours.
 
 Without a fitted calibration the cold stage is the linear similarity ramp the service always used, and the
 feedback stage adds the shrunk mean error, so a question's first corrections already move its grades.
@@ -19,7 +23,13 @@ import numpy as np
 
 from grader.scoring.features import FEATURE_NAMES
 
-FEEDBACK_FEATURE_NAMES = ("cold", "shift", "neighbours", "neighbours_x_closeness", "closeness")
+FEEDBACK_FEATURE_NAMES = ("cold", "shift", "neighbours", "neighbours_x_closeness", "closeness", "neighbour_error")
+# The cold stage's terms: "linear" (the features), or "quadratic" (also the products of INTERACTING's pairs).
+COLD_TERMS = ("linear", "quadratic")
+INTERACTING = tuple(
+    FEATURE_NAMES.index(name) for name in ("similarity", "question_similarity", "consensus", "reference_coverage")
+)
+_PAIRS = tuple((a, b) for i, a in enumerate(INTERACTING) for b in INTERACTING[i:])
 # Pseudo-count of the shift's shrinkage: with k corrections the mean error counts k / (k + SHRINK).
 SHIFT_SHRINK = 3.0
 # Sharpness of the neighbour weights: cosine 0.05 apart is a factor e between two corrected answers.
@@ -65,12 +75,28 @@ def fit_linear(x: np.ndarray, y: np.ndarray) -> tuple[Linear, float]:
     return linear, residual_std
 
 
+def cold_design(features: np.ndarray, terms: str = "quadratic") -> np.ndarray:
+    """What the cold stage's linear model reads: the features, then (quadratic) the INTERACTING pairs' products.
+
+    ``features``: one row or a matrix of rows in FEATURE_NAMES order.
+    """
+    features = np.asarray(features, dtype=float)
+    if terms == "linear":
+        return features
+    products = np.stack([features[..., a] * features[..., b] for a, b in _PAIRS], axis=-1)
+    return np.concatenate([features, products], axis=-1)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """A fitted calibration, or the defaults when ``cold``/``feedback`` are None."""
 
     cold: Linear | None = None
     feedback: Linear | None = None
+    cold_terms: str = "linear"
+    # The feedback features the ``feedback`` model was fitted on, by name: a file fitted before a feature was
+    # added keeps reading the columns it knows.
+    feedback_feature_names: tuple[str, ...] = FEEDBACK_FEATURE_NAMES
     error_std: float = DEFAULT_ERROR_STD
     zero_credit: float = 0.25  # the default cold ramp, used when ``cold`` is None
     full_credit: float = 0.75
@@ -82,7 +108,7 @@ class Calibration:
             if not math.isfinite(similarity) or self.full_credit <= self.zero_credit:
                 return 0.0
             return _clip01((similarity - self.zero_credit) / (self.full_credit - self.zero_credit))
-        return _clip01(float(self.cold.predict(features[None, :])[0]))
+        return _clip01(float(self.cold.predict(cold_design(features[None, :], self.cold_terms))[0]))
 
     def fraction(self, *, cold: float, vector: np.ndarray | None, evidence: Evidence) -> float:
         if len(evidence) == 0:
@@ -90,6 +116,8 @@ class Calibration:
         row = feedback_features(cold=cold, vector=vector, evidence=evidence)
         if self.feedback is None:
             return _clip01(row[0] + row[1])
+        if self.feedback_feature_names != FEEDBACK_FEATURE_NAMES:
+            row = row[[FEEDBACK_FEATURE_NAMES.index(name) for name in self.feedback_feature_names]]
         return _clip01(float(self.feedback.predict(row[None, :])[0]))
 
     def to_dict(self) -> dict:
@@ -98,7 +126,8 @@ class Calibration:
 
         return {
             "features": list(FEATURE_NAMES),
-            "feedback_features": list(FEEDBACK_FEATURE_NAMES),
+            "cold_terms": self.cold_terms,
+            "feedback_features": list(self.feedback_feature_names),
             "cold": linear(self.cold),
             "feedback": linear(self.feedback),
             "error_std": self.error_std,
@@ -109,6 +138,11 @@ class Calibration:
     def from_dict(cls, data: dict, *, zero_credit: float = 0.25, full_credit: float = 0.75) -> Calibration:
         if data.get("features") != list(FEATURE_NAMES):
             raise ValueError("calibration was fitted on other features; refit it with `manage.py evaluate`")
+        # Files written before these keys existed: a linear cold stage, the first five feedback features.
+        cold_terms = data.get("cold_terms", "linear")
+        feedback_names = tuple(data.get("feedback_features", FEEDBACK_FEATURE_NAMES[:5]))
+        if cold_terms not in COLD_TERMS or not set(feedback_names) <= set(FEEDBACK_FEATURE_NAMES):
+            raise ValueError("calibration was fitted on other features; refit it with `manage.py evaluate`")
 
         def linear(value: dict | None) -> Linear | None:
             return None if value is None else Linear(coef=tuple(value["coef"]), intercept=float(value["intercept"]))
@@ -116,6 +150,8 @@ class Calibration:
         return cls(
             cold=linear(data.get("cold")),
             feedback=linear(data.get("feedback")),
+            cold_terms=cold_terms,
+            feedback_feature_names=feedback_names,
             error_std=float(data.get("error_std", DEFAULT_ERROR_STD)),
             zero_credit=zero_credit,
             full_credit=full_credit,
@@ -127,12 +163,16 @@ def feedback_features(*, cold: float, vector: np.ndarray | None, evidence: Evide
     k = len(evidence)
     shift = float(np.mean(evidence.teacher - evidence.cold)) * k / (k + SHIFT_SHRINK)
     if vector is None or evidence.vectors.shape[1] == 0:
-        return np.array([cold, shift, cold, 0.0, 0.0])
+        return np.array([cold, shift, cold, 0.0, 0.0, shift])
     similarities = evidence.vectors @ vector
     weights = np.exp((similarities - similarities.max()) / NEIGHBOUR_TEMPERATURE)
-    neighbours = float(weights @ evidence.teacher / weights.sum())
+    weights /= weights.sum()
+    neighbours = float(weights @ evidence.teacher)
     closeness = float(similarities.max())
-    return np.array([cold, shift, neighbours, neighbours * closeness, closeness])
+    # How far the cold grade was off on the answers most like this one: the shift, but local. On Mohler it
+    # is worth +0.01 Pearson at 2 to 20 corrections (docs/BENCHMARKS.md).
+    neighbour_error = float(weights @ (evidence.teacher - evidence.cold))
+    return np.array([cold, shift, neighbours, neighbours * closeness, closeness, neighbour_error])
 
 
 def error_std(*, calibration: Calibration, evidence: Evidence) -> float:

@@ -8,7 +8,10 @@ import pytest
 from grader.scoring.calibration import (
     Calibration,
     Evidence,
+    FEEDBACK_FEATURE_NAMES,
+    INTERACTING,
     Linear,
+    cold_design,
     error_std,
     feedback_features,
     fit_linear,
@@ -73,6 +76,59 @@ def test_a_calibration_fitted_on_other_features_is_refused():
     data = Calibration().to_dict() | {"features": ["similarity"]}
     with pytest.raises(ValueError, match="other features"):
         Calibration.from_dict(data)
+
+
+def test_the_quadratic_cold_stage_learns_what_a_straight_line_cannot_and_keeps_it_through_json():
+    # Credit when the answer matches the reference OR the class consensus: a product term, not a sum.
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, size=(400, len(FEATURE_NAMES)))
+    similarity, consensus = x[:, 0], x[:, 2]
+    y = 1.0 - (1.0 - similarity) * (1.0 - consensus)
+    _, linear_error = fit_linear(cold_design(x, "linear"), y)
+    quadratic, quadratic_error = fit_linear(cold_design(x, "quadratic"), y)
+    assert quadratic_error < 0.01 < linear_error
+    calibration = Calibration.from_dict(Calibration(cold=quadratic, cold_terms="quadratic").to_dict())
+    assert calibration.cold_terms == "quadratic"
+    assert calibration.cold_fraction(x[0]) == pytest.approx(min(1.0, max(0.0, y[0])), abs=0.01)
+
+
+def test_cold_design_appends_one_product_per_pair_of_interacting_features():
+    row = np.arange(1.0, len(FEATURE_NAMES) + 1.0)
+    design = cold_design(row)
+    pairs = len(INTERACTING) * (len(INTERACTING) + 1) // 2
+    assert design.shape == (len(FEATURE_NAMES) + pairs,)
+    assert list(design[: len(FEATURE_NAMES)]) == list(row)
+    assert row[0] * row[2] in design and row[0] ** 2 in design
+    assert np.array_equal(cold_design(np.stack([row, row]))[1], design)
+
+
+def test_a_calibration_file_from_before_the_new_terms_still_grades_as_it_was_fitted():
+    # Written by an earlier release: no "cold_terms", five feedback features.
+    old = {
+        "features": list(FEATURE_NAMES),
+        "feedback_features": list(FEEDBACK_FEATURE_NAMES[:5]),
+        "cold": {"coef": [1.0] + [0.0] * (len(FEATURE_NAMES) - 1), "intercept": 0.0},
+        "feedback": {"coef": [0.5, 1.0, 0.5, 0.0, 0.0], "intercept": 0.0},
+        "error_std": 0.2,
+    }
+    calibration = Calibration.from_dict(old)
+    assert calibration.cold_terms == "linear"
+    assert calibration.cold_fraction(_features(0.6)) == pytest.approx(0.6)
+    evidence = _evidence([0.2, 0.4], [0.5, 0.5], np.eye(2, dtype=np.float32))
+    row = feedback_features(cold=0.6, vector=np.array([1.0, 0.0]), evidence=evidence)
+    expected = 0.5 * row[0] + row[1] + 0.5 * row[2]
+    assert calibration.fraction(cold=0.6, vector=np.array([1.0, 0.0]), evidence=evidence) == pytest.approx(expected)
+
+
+def test_the_cold_grades_error_on_the_nearest_corrected_answers_is_a_feature_of_its_own():
+    vectors = np.eye(3, dtype=np.float32)
+    # The cold model overrated the answer most like this one by 0.6, and was right on the others.
+    evidence = _evidence([0.2, 0.5, 0.5], [0.8, 0.5, 0.5], vectors)
+    row = feedback_features(cold=0.8, vector=np.array([0.99, 0.1, 0.0]), evidence=evidence)
+    neighbour_error = row[FEEDBACK_FEATURE_NAMES.index("neighbour_error")]
+    shift = row[FEEDBACK_FEATURE_NAMES.index("shift")]
+    assert neighbour_error == pytest.approx(-0.6, abs=0.02)
+    assert -0.2 < shift < 0  # the question-wide mean error, shrunk, says much less
 
 
 def test_confidence_is_even_at_the_pass_mark_and_grows_with_distance_and_precision():
