@@ -212,16 +212,21 @@ def _submissions_score_and_record(
     )
     graded_at = timezone.now()
     with transaction.atomic():
-        still_ours = set(
+        still_ours = dict(
             Submission.objects.select_for_update()
             .filter(pk__in=ids, status=Submission.Status.GRADING, grading_started_at=claimed_at)
-            .values_list("pk", flat=True)
+            .values_list("pk", "corrected_points")
         )
         grades = {
             submission.pk: graded_fields(score=score, version=version, graded_at=graded_at)
             for submission, score in zip(gradable, scores, strict=True)
             if submission.pk in still_ours
         }
+        for pk, values in grades.items():
+            if still_ours[pk] is not None:
+                # A teacher graded it while it waited (the workers were down, say): that grade is final, and the
+                # auto grade only goes beside it. Awaiting review would put it back in the teacher's queue.
+                values["status"] = Submission.Status.GRADED
         # One UPDATE for the whole batch, inside the transaction that holds the row locks.
         bulk_set(Submission, grades)
         for pk, values in grades.items():

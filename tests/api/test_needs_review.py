@@ -145,3 +145,20 @@ def test_a_teacher_of_another_course_cannot_release_it(awaiting_review, second_c
     assert response.status_code == 404
     awaiting_review.refresh_from_db()
     assert awaiting_review.status == "needs_review"
+
+
+def test_an_answer_a_teacher_graded_while_it_waited_is_not_sent_back_to_review(
+    owner, base_model_version, gradient_descent_question, teacher
+):
+    # Copying the question routes to review; but the teacher graded it before any worker did.
+    submission, _ = submission_create(
+        question=gradient_descent_question,
+        student_ref="copycat",
+        answer=gradient_descent_question.prompt,
+        integration=owner.integration,
+    )
+    correction_create(submission=submission, teacher=teacher, points=Decimal("1"))
+    assert submission_grade(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert (submission.status, submission.final_points) == ("graded", Decimal("1"))
+    assert "question_copy" in submission.review_reason_list and submission.points is not None
