@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from grader.scoring.calibration import (
-    Calibration,
-    Evidence,
     FEEDBACK_FEATURE_NAMES,
     INTERACTING,
+    Calibration,
+    Evidence,
     Linear,
     cold_design,
     error_std,
