@@ -35,8 +35,8 @@ from grader.scoring.calibration import (
     feedback_features as _feedback_row,
 )
 from grader.scoring.decision import decide
-from grader.scoring.features import MIN_PEERS, answer_features
-from grader.scoring.similarity_scale import SimilarityScale
+from grader.scoring.features import MIN_PEERS, answer_features, demoted_similarity
+from grader.scoring.similarity_scale import DEMOTED, SimilarityScale
 from training.adversarial import generate as generate_adversarial
 from training.metrics import agreement, binary_agreement
 
@@ -147,13 +147,17 @@ def _features(items: Sequence[Item], indices: Sequence[int], table: VectorTable,
         consensus = _arrival_consensus(question_indices, answers, seed=seed)
         for position, index in enumerate(question_indices):
             item = items[index]
+            similarity = float(answers[position] @ table[item.reference])
+            question_similarity = float(answers[position] @ table[item.question])
+            reference_question = float(table[item.reference] @ table[item.question])
             rows[index] = answer_features(
-                similarity=float(answers[position] @ table[item.reference]),
-                question_similarity=float(answers[position] @ table[item.question]),
+                similarity=similarity,
+                question_similarity=question_similarity,
                 consensus=consensus[index],
                 answer=item.answer,
                 question=item.question,
                 references=[item.reference],
+                demoted=demoted_similarity(np.array([similarity]), question_similarity, np.array([reference_question])),
             )
     return np.stack([rows[index] for index in indices])
 
@@ -276,6 +280,7 @@ def _predict(item, index, features, evidence, table, calibration, *, k, seed) ->
         similarity=float(features[0]),
         question_similarity=float(features[1]),
         consensus=float(features[2]) if features[3] else None,
+        demoted=float(features[DEMOTED]),
         vector=table[item.answer],
         answer=item.answer,
         question=item.question,
@@ -306,14 +311,18 @@ def _grade_adversarial(items, test, cases, table, calibration, scale: Similarity
         similarity = float(vector @ table[case.reference])
         question_similarity = float(vector @ table[case.question])
         consensus = float(vector @ centroid / norm) if len(peers) >= MIN_PEERS and norm > 0 else None
+        demoted = demoted_similarity(
+            np.array([similarity]), question_similarity, np.array([table[case.reference] @ table[case.question]])
+        )
         if scale is not None:
-            similarity, question_similarity, consensus = scale.similarities(
-                similarity=similarity, question_similarity=question_similarity, consensus=consensus
+            similarity, question_similarity, consensus, demoted = scale.similarities(
+                similarity=similarity, question_similarity=question_similarity, consensus=consensus, demoted=demoted
             )
         decision = decide(
             similarity=similarity,
             question_similarity=question_similarity,
             consensus=consensus,
+            demoted=demoted,
             vector=vector,
             answer=case.answer,
             question=case.question,

@@ -94,6 +94,8 @@ class Calibration:
     cold: Linear | None = None
     feedback: Linear | None = None
     cold_terms: str = "linear"
+    # The features the ``cold`` model was fitted on, by name (a file from before a feature was added).
+    cold_feature_names: tuple[str, ...] = FEATURE_NAMES
     # The feedback features the ``feedback`` model was fitted on, by name: a file fitted before a feature was
     # added keeps reading the columns it knows.
     feedback_feature_names: tuple[str, ...] = FEEDBACK_FEATURE_NAMES
@@ -108,6 +110,8 @@ class Calibration:
             if not math.isfinite(similarity) or self.full_credit <= self.zero_credit:
                 return 0.0
             return _clip01((similarity - self.zero_credit) / (self.full_credit - self.zero_credit))
+        if self.cold_feature_names != FEATURE_NAMES:
+            features = features[[FEATURE_NAMES.index(name) for name in self.cold_feature_names]]
         return _clip01(float(self.cold.predict(cold_design(features[None, :], self.cold_terms))[0]))
 
     def fraction(self, *, cold: float, vector: np.ndarray | None, evidence: Evidence) -> float:
@@ -125,7 +129,7 @@ class Calibration:
             return None if model is None else {"coef": list(model.coef), "intercept": model.intercept}
 
         return {
-            "features": list(FEATURE_NAMES),
+            "features": list(self.cold_feature_names),
             "cold_terms": self.cold_terms,
             "feedback_features": list(self.feedback_feature_names),
             "cold": linear(self.cold),
@@ -136,12 +140,18 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: dict, *, zero_credit: float = 0.25, full_credit: float = 0.75) -> Calibration:
-        if data.get("features") != list(FEATURE_NAMES):
-            raise ValueError("calibration was fitted on other features; refit it with `manage.py evaluate`")
-        # Files written before these keys existed: a linear cold stage, the first five feedback features.
+        # Files written before these keys existed: a linear cold stage, the first five feedback features. A file
+        # fitted on fewer features keeps reading those by name; the quadratic terms need every current feature.
         cold_terms = data.get("cold_terms", "linear")
+        cold_names = tuple(data.get("features") or ())
         feedback_names = tuple(data.get("feedback_features", FEEDBACK_FEATURE_NAMES[:5]))
-        if cold_terms not in COLD_TERMS or not set(feedback_names) <= set(FEEDBACK_FEATURE_NAMES):
+        known = set(cold_names) <= set(FEATURE_NAMES) and set(feedback_names) <= set(FEEDBACK_FEATURE_NAMES)
+        if (
+            not known
+            or cold_terms not in COLD_TERMS
+            or (cold_terms != "linear" and cold_names != FEATURE_NAMES)
+            or "similarity" not in cold_names
+        ):
             raise ValueError("calibration was fitted on other features; refit it with `manage.py evaluate`")
 
         def linear(value: dict | None) -> Linear | None:
@@ -151,6 +161,7 @@ class Calibration:
             cold=linear(data.get("cold")),
             feedback=linear(data.get("feedback")),
             cold_terms=cold_terms,
+            cold_feature_names=cold_names,
             feedback_feature_names=feedback_names,
             error_std=float(data.get("error_std", DEFAULT_ERROR_STD)),
             zero_credit=zero_credit,

@@ -42,6 +42,7 @@ def decide(
     step: float,
     pass_fraction: float,
     review_risk: float,
+    demoted: float | None = None,
 ) -> Decision:
     """``review_risk``: the probability of a wrong pass/fail decision the teacher accepts before reviewing."""
     features = answer_features(
@@ -51,6 +52,7 @@ def decide(
         answer=answer,
         question=question,
         references=references,
+        demoted=demoted,
     )
     cold = calibration.cold_fraction(features)
     fraction = calibration.fraction(cold=cold, vector=vector, evidence=evidence)

@@ -57,6 +57,7 @@ def score_answers(
         answer_vectors=answer_matrix,
         reference_similarities=similarity_matrix,
         references=[reference.text for reference in references],
+        reference_matrix=reference_matrix,
     )
     scores = []
     for row, decision in zip(similarity_matrix, decisions, strict=True):

@@ -21,7 +21,7 @@ from grader.models import AnswerEmbedding, ModelVersion, Question, Submission
 from grader.scoring.calibration import Calibration, Evidence
 from grader.scoring.decision import Decision, decide
 from grader.scoring.encoder import Encoder
-from grader.scoring.features import MIN_PEERS, answer_features
+from grader.scoring.features import MIN_PEERS, answer_features, demoted_similarity
 from grader.scoring.references import reference_vectors
 
 _prompt_lock = threading.Lock()
@@ -63,13 +63,13 @@ def _prompt_vector(encoder: Encoder, prompt: str) -> np.ndarray:
 
 
 def _on_base_scale(
-    encoder: Encoder, similarity: float, question_similarity: float, consensus: float | None
-) -> tuple[float, float, float | None]:
+    encoder: Encoder, similarity: float, question_similarity: float, consensus: float | None, demoted: float
+) -> tuple[float, float, float | None, float]:
     """The similarities as the calibration, the ramp and the guards expect them: on the base model's scale."""
     if encoder.scale is None:
-        return similarity, question_similarity, consensus
+        return similarity, question_similarity, consensus, demoted
     return encoder.scale.similarities(
-        similarity=similarity, question_similarity=question_similarity, consensus=consensus
+        similarity=similarity, question_similarity=question_similarity, consensus=consensus, demoted=demoted
     )
 
 
@@ -104,13 +104,20 @@ def _evidence(
         references = [reference.text for reference in reference_rows]
         reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=reference_rows)
         for sha, text, vector in zip(missing, texts, vectors, strict=True):
-            similarity, question_similarity, _ = _on_base_scale(
-                encoder, float(np.max(reference_matrix @ vector)), float(prompt_vector @ vector), None
+            answer_references = reference_matrix @ vector
+            question_similarity = float(prompt_vector @ vector)
+            similarity, question_similarity, _, demoted = _on_base_scale(
+                encoder,
+                float(np.max(answer_references)),
+                question_similarity,
+                None,
+                demoted_similarity(answer_references, question_similarity, reference_matrix @ prompt_vector),
             )
             features = answer_features(
                 similarity=similarity,
                 question_similarity=question_similarity,
                 consensus=None,
+                demoted=demoted,
                 answer=text,
                 question=question.prompt,
                 references=references,
@@ -142,10 +149,13 @@ def review_answers(
     answer_vectors: np.ndarray,
     reference_similarities: np.ndarray,
     references: Sequence[str],
+    reference_matrix: np.ndarray,
 ) -> list[Decision]:
-    """One decision per answer. ``reference_similarities``: shape (answers, references)."""
+    """One decision per answer. ``reference_similarities``: shape (answers, references); ``reference_matrix``:
+    the references' vectors, one row each."""
     calibration = calibration_for(question)
     prompt_vector = _prompt_vector(encoder, question.prompt)
+    reference_questions = reference_matrix @ prompt_vector
     evidence = _evidence(encoder=encoder, model_version=model_version, question=question, calibration=calibration,
                          prompt_vector=prompt_vector)  # fmt: skip
     peers = AnswerEmbedding.objects.filter(question=question, model_version=model_version).order_by("-id")
@@ -164,16 +174,19 @@ def review_answers(
         if sha in peer_shas:  # the same text seen before must not vote for itself
             total, count = peer_total - vector, count - 1
         norm = float(np.linalg.norm(total))
-        similarity, question_similarity, consensus = _on_base_scale(
+        question_similarity = float(prompt_vector @ vector)
+        similarity, question_similarity, consensus, demoted = _on_base_scale(
             encoder,
             float(np.max(similarities)),
-            float(prompt_vector @ vector),
+            question_similarity,
             float(vector @ total / norm) if count >= MIN_PEERS and norm > 0 else None,
+            demoted_similarity(similarities, question_similarity, reference_questions),
         )
         decision = decide(
             similarity=similarity,
             question_similarity=question_similarity,
             consensus=consensus,
+            demoted=demoted,
             vector=vector,
             answer=answer,
             question=question.prompt,

@@ -2,10 +2,11 @@
 
 Fine-tuning makes the model rank answers better (Mohler: higher Pearson at every k) but spreads its cosine
 similarities differently: every threshold fitted or set on the base model's scale (the calibration file, the
-similarity ramp, the guards) then mis-scales its grades. A version therefore carries a quantile map of the three
-similarity features (to the references, to the question, to the class's consensus), fitted when it is trained
-on answers it did not train on, encoded by it and by the base model. No grade is used; the map preserves the
-version's ranking and takes the base model's spread. docs/BENCHMARKS.md has the measurements.
+similarity ramp, the guards) then mis-scales its grades. A version therefore carries a quantile map of the four
+similarity features (to the references, to the question, to the class's consensus, to the references with the
+question demoted), fitted when it is trained on answers it did not train on, encoded by it and by the base model.
+No grade is used; the map preserves the version's ranking and takes the base model's spread. docs/BENCHMARKS.md
+has the measurements.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import numpy as np
 
 SCALE_FILE = "similarity_scale.json"
 # Feature columns (grader.scoring.features.FEATURE_NAMES); column 3 says whether the consensus is real.
-SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, HAS_CONSENSUS = 0, 1, 2, 3
+SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, HAS_CONSENSUS, DEMOTED = 0, 1, 2, 3, 7
+MAPPED = (SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, DEMOTED)
+_NAMES = {
+    SIMILARITY: "similarity",
+    QUESTION_SIMILARITY: "question_similarity",
+    CONSENSUS: "consensus",
+    DEMOTED: "demoted_similarity",
+}
 # Quantiles kept per feature: enough for a smooth map, small enough for a few-kB JSON beside the model.
 KNOTS = 101
 
@@ -34,7 +42,7 @@ class SimilarityScale:
         """``source``/``target``: feature rows of the same answers from this version and from the base model."""
         maps = {}
         quantiles = np.linspace(0.0, 1.0, KNOTS)
-        for column in (SIMILARITY, QUESTION_SIMILARITY, CONSENSUS):
+        for column in (column for column in MAPPED if column < source.shape[1]):
             rows = source[:, HAS_CONSENSUS] > 0 if column == CONSENSUS else np.ones(len(source), dtype=bool)
             if rows.sum() >= 2:
                 maps[column] = (
@@ -50,18 +58,19 @@ class SimilarityScale:
         return float(np.interp(value, source, target))
 
     def similarities(
-        self, *, similarity: float, question_similarity: float, consensus: float | None
-    ) -> tuple[float, float, float | None]:
+        self, *, similarity: float, question_similarity: float, consensus: float | None, demoted: float
+    ) -> tuple[float, float, float | None, float]:
         return (
             self.value(SIMILARITY, similarity),
             self.value(QUESTION_SIMILARITY, question_similarity),
             None if consensus is None else self.value(CONSENSUS, consensus),
+            self.value(DEMOTED, demoted),
         )
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """Feature rows (as ``fit`` takes them) with their three similarity columns mapped."""
+        """Feature rows (as ``fit`` takes them) with their similarity columns mapped."""
         mapped = x.copy()
-        for column in (SIMILARITY, QUESTION_SIMILARITY, CONSENSUS):
+        for column in MAPPED:
             if column in self._maps:
                 mapped[:, column] = np.interp(x[:, column], *self._maps[column])
         # Without enough peers the consensus column holds the similarity itself, and follows its map.
@@ -70,15 +79,15 @@ class SimilarityScale:
         return mapped
 
     def to_dict(self) -> dict:
-        names = {SIMILARITY: "similarity", QUESTION_SIMILARITY: "question_similarity", CONSENSUS: "consensus"}
         return {
             "answers": self.answers,
-            "maps": {names[c]: {"from": s.tolist(), "to": t.tolist()} for c, (s, t) in self._maps.items()},
+            "maps": {_NAMES[c]: {"from": s.tolist(), "to": t.tolist()} for c, (s, t) in self._maps.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> SimilarityScale:
-        columns = {"similarity": SIMILARITY, "question_similarity": QUESTION_SIMILARITY, "consensus": CONSENSUS}
+        # A map written before a column existed leaves that column as the version gives it.
+        columns = {name: column for column, name in _NAMES.items()}
         maps = {
             columns[name]: (np.asarray(value["from"], dtype=float), np.asarray(value["to"], dtype=float))
             for name, value in data["maps"].items()

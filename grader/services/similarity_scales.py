@@ -11,8 +11,15 @@ from django.conf import settings
 
 from grader.models import Submission
 from grader.scoring.encoder import MeanPoolingEncoder, base_model_path, torch_threads
-from grader.scoring.features import MIN_PEERS
-from grader.scoring.similarity_scale import SimilarityScale
+from grader.scoring.features import FEATURE_NAMES, MIN_PEERS, demoted_similarity
+from grader.scoring.similarity_scale import (
+    CONSENSUS,
+    DEMOTED,
+    HAS_CONSENSUS,
+    QUESTION_SIMILARITY,
+    SIMILARITY,
+    SimilarityScale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +40,8 @@ def _scale_sample() -> list[Submission]:
 
 
 def similarity_features(model_dir: str | Path, sample: list[Submission]) -> np.ndarray:
-    """Rows of (similarity to the best reference, to the question, to the consensus, has consensus) per answer.
+    """Rows in FEATURE_NAMES order with the columns the map reads filled: the similarity to the best reference, to
+    the question, to the consensus, whether there is a consensus, and the question-demoted similarity.
 
     The consensus is the centroid of the sample's other answers to the same question, as grading uses the
     question's earlier answers; with fewer than MIN_PEERS of them the column holds the similarity.
@@ -57,20 +65,24 @@ def similarity_features(model_dir: str | Path, sample: list[Submission]) -> np.n
     by_question: dict[int, list[int]] = defaultdict(list)
     for row, submission in enumerate(sample):
         by_question[submission.question_id].append(row)
-    features = np.zeros((len(sample), 4))
+    features = np.zeros((len(sample), len(FEATURE_NAMES)))
     for question_id, rows in by_question.items():
         total = answers[rows].sum(axis=0)
+        reference_questions = references[question_id] @ prompts[question_id]
         for row in rows:
             vector = answers[row]
-            similarity = float(np.max(references[question_id] @ vector))
+            answer_references = references[question_id] @ vector
+            similarity = float(np.max(answer_references))
+            question_similarity = float(prompts[question_id] @ vector)
             others = total - vector
             norm = float(np.linalg.norm(others))
             has_consensus = len(rows) - 1 >= MIN_PEERS and norm > 0
-            features[row] = (
+            features[row, [SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, HAS_CONSENSUS, DEMOTED]] = (
                 similarity,
-                float(prompts[question_id] @ vector),
+                question_similarity,
                 float(vector @ others / norm) if has_consensus else similarity,
                 1.0 if has_consensus else 0.0,
+                demoted_similarity(answer_references, question_similarity, reference_questions),
             )
     return features
 

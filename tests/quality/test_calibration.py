@@ -17,7 +17,7 @@ from grader.scoring.calibration import (
     fit_linear,
     pass_confidence,
 )
-from grader.scoring.features import FEATURE_NAMES
+from grader.scoring.features import FEATURE_NAMES, demoted_similarity
 from grader.scoring.guards import check_answer
 from grader.scoring.points import similarity_to_points
 
@@ -73,7 +73,7 @@ def test_ridge_fit_recovers_a_linear_relation_and_survives_a_round_trip_to_json(
 
 
 def test_a_calibration_fitted_on_other_features_is_refused():
-    data = Calibration().to_dict() | {"features": ["similarity"]}
+    data = Calibration().to_dict() | {"features": ["similarity", "a_feature_this_release_does_not_know"]}
     with pytest.raises(ValueError, match="other features"):
         Calibration.from_dict(data)
 
@@ -103,17 +103,20 @@ def test_cold_design_appends_one_product_per_pair_of_interacting_features():
 
 
 def test_a_calibration_file_from_before_the_new_terms_still_grades_as_it_was_fitted():
-    # Written by an earlier release: no "cold_terms", five feedback features.
+    # Written by an earlier release: seven features, no "cold_terms", five feedback features.
     old = {
-        "features": list(FEATURE_NAMES),
+        "features": list(FEATURE_NAMES[:7]),
         "feedback_features": list(FEEDBACK_FEATURE_NAMES[:5]),
-        "cold": {"coef": [1.0] + [0.0] * (len(FEATURE_NAMES) - 1), "intercept": 0.0},
+        "cold": {"coef": [1.0] + [0.0] * 5 + [-1.0], "intercept": 0.0},
         "feedback": {"coef": [0.5, 1.0, 0.5, 0.0, 0.0], "intercept": 0.0},
         "error_std": 0.2,
     }
     calibration = Calibration.from_dict(old)
     assert calibration.cold_terms == "linear"
-    assert calibration.cold_fraction(_features(0.6)) == pytest.approx(0.6)
+    features = _features(0.6)
+    features[FEATURE_NAMES.index("question_overlap")] = 0.1
+    features[FEATURE_NAMES.index("demoted_similarity")] = 0.9  # a feature the file never saw: ignored
+    assert calibration.cold_fraction(features) == pytest.approx(0.5)
     evidence = _evidence([0.2, 0.4], [0.5, 0.5], np.eye(2, dtype=np.float32))
     row = feedback_features(cold=0.6, vector=np.array([1.0, 0.0]), evidence=evidence)
     expected = 0.5 * row[0] + row[1] + 0.5 * row[2]
@@ -188,3 +191,21 @@ def test_a_blank_answer_earns_nothing_without_bothering_a_teacher():
     result = check_answer(answer=" \n\t", question=QUESTION, references=[REFERENCE], pass_fraction=0.5)
     assert result.cap_fraction == 0.0
     assert not result.needs_review
+
+
+def test_the_demoted_similarity_is_the_cosine_once_the_question_is_taken_out_of_both_vectors():
+    rng = np.random.default_rng(3)
+    question, answer, *references = (v / np.linalg.norm(v) for v in rng.normal(size=(4, 16)))
+
+    def demoted_by_projection(a, r):
+        a, r = a - (a @ question) * question, r - (r @ question) * question
+        return float(a @ r / (np.linalg.norm(a) * np.linalg.norm(r)))
+
+    value = demoted_similarity(
+        np.array([answer @ r for r in references]),
+        float(answer @ question),
+        np.array([r @ question for r in references]),
+    )
+    assert value == pytest.approx(max(demoted_by_projection(answer, r) for r in references))
+    # An answer that only restates the question keeps nothing once the question is taken out.
+    assert demoted_similarity(np.array([question @ references[0]]), 1.0, np.array([question @ references[0]])) == 0.0

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 
 import training.evaluation as evaluation
-from grader.scoring.similarity_scale import SimilarityScale
+from grader.scoring.features import FEATURE_NAMES
+from grader.scoring.similarity_scale import DEMOTED, SimilarityScale
 
 
 def test_feedback_protocol_writes_metrics_per_k_and_never_fits_on_the_held_out_split(tiny_csv, tmp_path, monkeypatch):
@@ -99,3 +100,15 @@ def test_a_mapped_fold_encodes_its_held_out_answers_with_both_models(tiny_csv, b
     unmapped = evaluation.grade_fold(items, test_split="fold_a", encode=base_encoder.encode, ks=(0,), seeds=(0,),
                                      calibration_encode=calibration_encode)  # fmt: skip
     assert [p.fraction for p in output.predictions] == pytest.approx([p.fraction for p in unmapped.predictions])
+
+
+def test_similarity_scale_maps_the_demoted_similarity_too_and_reads_maps_from_before_it():
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0, 1, size=(200, len(FEATURE_NAMES)))
+    target = source.copy()
+    target[:, DEMOTED] = 0.2 + 0.5 * source[:, DEMOTED]  # the base model spreads it less
+    scale = SimilarityScale.fit(source=source, target=target)
+    assert scale.apply(source)[:, DEMOTED] == pytest.approx(target[:, DEMOTED], abs=0.01)
+    older = scale.to_dict()
+    del older["maps"]["demoted_similarity"]
+    assert SimilarityScale.from_dict(older).value(DEMOTED, 0.8) == 0.8  # left as the version gives it
