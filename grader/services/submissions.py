@@ -229,9 +229,6 @@ def _submissions_score_and_record(
                 values["status"] = Submission.Status.GRADED
         # One UPDATE for the whole batch, inside the transaction that holds the row locks.
         bulk_set(Submission, grades)
-        for pk, values in grades.items():
-            # One line per grade written: the reliability tests count them to prove "graded exactly once".
-            logger.info("submission %s graded: %s points by %s", pk, values["points"], version.name)
         # Webhook deliveries are recorded in the grade's own transaction (outbox); one query when nobody listens.
         if grades and webhook_endpoints_active_exist():
             for pk in grades:
@@ -241,6 +238,11 @@ def _submissions_score_and_record(
             Submission.objects.filter(pk__in=failed).update(
                 status=Submission.Status.FAILED, error="The question has no reference answer.", updated_at=graded_at
             )
+    # One line per grade written, once it is committed: the reliability tests count them to prove "graded exactly
+    # once". Logged inside the transaction, a worker killed (or a connection lost) before the commit would leave a
+    # line for a grade that was rolled back, and its retry a second one.
+    for pk, values in grades.items():
+        logger.info("submission %s graded: %s points by %s", pk, values["points"], version.name)
     return sorted(grades)
 
 
