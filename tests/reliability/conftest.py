@@ -224,3 +224,29 @@ def wait_for_status(submission_id: int, status: str, *, timeout: float = 90, int
 
 def elapsed_since(start: float) -> float:
     return time.monotonic() - start
+
+
+# About 256 tokens, the model's limit: the longest an answer can take to encode.
+LONG_ANSWER = " ".join(
+    ["The gradient points uphill, so each step moves the weights against it by the learning rate."] * 16
+)
+
+
+def submit_with_companions(question, answer: str, *, companions: int = 12):
+    """Queue ``answer`` with ``companions`` long answers in one transaction, so one claim takes them all.
+
+    A test that acts while a submission is ``grading`` needs that state to last: encoding the companions keeps
+    the claim open for about 0.6 s on a fast CPU (12 long answers, one torch thread), and longer on a slower one,
+    without a test hook in the grading code. One short answer alone is graded within ~60 ms of its claim, which
+    a 50 ms poll can miss. Returns the submission of ``answer``.
+    """
+    from grader.services.submissions import submissions_create_many
+
+    items = [{"question": question, "student_ref": "s-1", "answer": answer}]
+    items += [
+        {"question": question, "student_ref": f"companion-{i}", "answer": f"{i}. {LONG_ANSWER}"}
+        for i in range(companions)
+    ]
+    [(submission, created), *_] = submissions_create_many(integration=None, items=items)
+    assert created
+    return submission

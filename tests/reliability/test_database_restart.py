@@ -10,7 +10,7 @@ from django.db import connection
 
 from grader.models import Submission
 from grader.services.submissions import submission_create
-from tests.reliability.conftest import assert_graded_once, wait_for_status
+from tests.reliability.conftest import assert_graded_once, submit_with_companions, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
@@ -28,9 +28,7 @@ def test_worker_recovers_from_lost_database_connections_and_loses_nothing(
     launcher, shared_broker_url, base_model_version, gradient_descent_question
 ):
     worker = launcher.worker(shared_broker_url)
-    first, _ = submission_create(
-        question=gradient_descent_question, student_ref="s-1", answer="It moves the weights against the gradient."
-    )
+    first = submit_with_companions(gradient_descent_question, "It moves the weights against the gradient.")
     wait_for_status(first.pk, Submission.Status.GRADING)
     assert terminate_other_connections() >= 1  # the pool process's connection, mid-grading
 
@@ -48,5 +46,7 @@ def test_worker_recovers_from_lost_database_connections_and_loses_nothing(
     wait_for_status(second.pk, Submission.Status.GRADED)
     assert_graded_once([worker], first.pk)
     assert_graded_once([worker], second.pk)
-    assert Submission.objects.count() == 2
+    # Nothing lost: the two answers and the first one's twelve companions, all graded.
+    assert set(Submission.objects.values_list("status", flat=True)) == {Submission.Status.GRADED}
+    assert Submission.objects.count() == 2 + 12
     assert worker.alive()

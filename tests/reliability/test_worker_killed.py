@@ -1,8 +1,9 @@
 """A worker SIGKILLed while it grades: the submission is still graded, and its grade written exactly once.
 
-The kill lands mid-grading without any test hook in the grading code: a fresh worker loads the model when it
-grades its first answer, which takes seconds after the submission turns `grading`. Each test checks that the
-submission was still `grading` after the kill, so a kill that came too late fails the test instead of passing it.
+The kill lands mid-grading without any test hook in the grading code: the submission is queued with long
+companions that the same claim takes along, and encoding them keeps it `grading` for a while (conftest's
+submit_with_companions). Each test checks that the submission was still `grading` after the kill, so a kill that
+came too late fails the test instead of passing it.
 """
 
 import os
@@ -11,16 +12,14 @@ import signal
 import pytest
 
 from grader.models import Submission, WorkerHeartbeat
-from grader.services.submissions import submission_create
-from tests.reliability.conftest import assert_graded_once, sweep_every_second, wait_for_status
+from tests.reliability.conftest import (
+    assert_graded_once,
+    submit_with_companions,
+    sweep_every_second,
+    wait_for_status,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
-
-
-def submit(question, answer: str) -> Submission:
-    submission, created = submission_create(question=question, student_ref="s-1", answer=answer)
-    assert created
-    return submission
 
 
 def test_pool_process_killed_while_grading_is_redelivered_and_graded_once(
@@ -29,7 +28,9 @@ def test_pool_process_killed_while_grading_is_redelivered_and_graded_once(
     worker = launcher.worker(shared_broker_url)
     [pool_process] = worker.children()
 
-    submission = submit(gradient_descent_question, "It follows the negative gradient to reduce the loss.")
+    submission = submit_with_companions(
+        gradient_descent_question, "It follows the negative gradient to reduce the loss."
+    )
     wait_for_status(submission.pk, Submission.Status.GRADING)
 
     os.kill(pool_process, signal.SIGKILL)
@@ -51,7 +52,9 @@ def test_whole_worker_killed_while_grading_is_recovered_by_the_sweeper(
     launcher, shared_broker_url, base_model_version, gradient_descent_question
 ):
     doomed = launcher.worker(shared_broker_url)
-    submission = submit(gradient_descent_question, "Gradient descent walks downhill on the loss surface.")
+    submission = submit_with_companions(
+        gradient_descent_question, "Gradient descent walks downhill on the loss surface."
+    )
     wait_for_status(submission.pk, Submission.Status.GRADING)
     doomed.kill_group(signal.SIGKILL)
     submission.refresh_from_db()
