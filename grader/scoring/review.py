@@ -103,6 +103,7 @@ def _evidence(
         reference_rows = list(question.reference_answers.all())
         references = [reference.text for reference in reference_rows]
         reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=reference_rows)
+        reference_questions = reference_matrix @ prompt_vector
         for sha, text, vector in zip(missing, texts, vectors, strict=True):
             answer_references = reference_matrix @ vector
             question_similarity = float(prompt_vector @ vector)
@@ -111,7 +112,7 @@ def _evidence(
                 float(np.max(answer_references)),
                 question_similarity,
                 None,
-                demoted_similarity(answer_references, question_similarity, reference_matrix @ prompt_vector),
+                demoted_similarity(answer_references, question_similarity, reference_questions),
             )
             features = answer_features(
                 similarity=similarity,
