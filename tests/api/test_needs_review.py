@@ -34,6 +34,18 @@ def awaiting_review(owned_submission) -> Submission:
     return owned_submission
 
 
+@pytest.fixture
+def question_copy(owner, gradient_descent_question) -> Submission:
+    """A queued answer that copies the question: the scoring step's guards send it to a teacher."""
+    submission, _ = submission_create(
+        question=gradient_descent_question,
+        student_ref="copycat",
+        answer=gradient_descent_question.prompt,
+        integration=owner.integration,
+    )
+    return submission
+
+
 def _events(event_type: str) -> list[dict]:
     return [
         json.loads(delivery.body) for delivery in WebhookDelivery.objects.filter(event_type=event_type).order_by("pk")
@@ -48,16 +60,8 @@ def test_the_lms_sees_no_final_points_while_a_grade_awaits_review(owner, awaitin
     assert grade["auto"]["points"] == "3.50"  # the provisional auto grade stays readable
 
 
-def test_grading_that_routes_to_review_sends_no_final_points(
-    owner, hook, base_model_version, gradient_descent_question
-):
-    # Copying the question is flagged by the scoring step's guards and sent to a teacher.
-    submission, _ = submission_create(
-        question=gradient_descent_question,
-        student_ref="copycat",
-        answer=gradient_descent_question.prompt,
-        integration=owner.integration,
-    )
+def test_grading_that_routes_to_review_sends_no_final_points(hook, base_model_version, question_copy):
+    submission = question_copy
     assert submission_grade(submission_id=submission.pk)
     [event] = _events("submission.graded")
     payload = event["data"]["submission"]
@@ -148,15 +152,10 @@ def test_a_teacher_of_another_course_cannot_release_it(awaiting_review, second_c
 
 
 def test_an_answer_a_teacher_graded_while_it_waited_is_not_sent_back_to_review(
-    owner, base_model_version, gradient_descent_question, teacher
+    base_model_version, question_copy, teacher
 ):
-    # Copying the question routes to review; but the teacher graded it before any worker did.
-    submission, _ = submission_create(
-        question=gradient_descent_question,
-        student_ref="copycat",
-        answer=gradient_descent_question.prompt,
-        integration=owner.integration,
-    )
+    # The copy would go to review, but the teacher graded it before any worker did.
+    submission = question_copy
     correction_create(submission=submission, teacher=teacher, points=Decimal("1"))
     assert submission_grade(submission_id=submission.pk)
     submission.refresh_from_db()
