@@ -59,10 +59,7 @@ def submission_create(
     submission unchanged, including under concurrent retries (the database's unique constraint decides).
     ``enqueue=False`` leaves the message to the caller (submissions_create_many sends one per batch).
     """
-    if not answer.strip():
-        raise ValidationError({"answer": "The answer is empty."})
-    if len(answer) > settings.GRADER_ANSWER_MAX_CHARS:
-        raise ValidationError({"answer": f"The answer is longer than {settings.GRADER_ANSWER_MAX_CHARS} characters."})
+    _validate_answer(answer)
     # No look-up for a replay first: a new answer is the common case, and the INSERT finds a replay anyway. Inside
     # a caller's transaction (a bulk upload, an idempotency key) the savepoint keeps a replay's IntegrityError from
     # aborting it. On its own, the INSERT in autocommit is already atomic and on_commit enqueues right after it
@@ -85,9 +82,21 @@ def submission_create(
     return submission, True
 
 
+def _validate_answer(answer: str) -> None:
+    if not answer.strip():
+        raise ValidationError({"answer": "The answer is empty."})
+    if len(answer) > settings.GRADER_ANSWER_MAX_CHARS:
+        raise ValidationError({"answer": f"The answer is longer than {settings.GRADER_ANSWER_MAX_CHARS} characters."})
+
+
 @transaction.atomic
 def submissions_create_many(*, integration: Integration | None, items: Sequence[dict]) -> list[tuple[Submission, bool]]:
     """Store many answers, all or none; ``items`` are submission_create's keyword arguments.
+
+    Same results as submission_create item by item (an ``external_id`` already stored, or earlier in ``items``,
+    is a replay), in three queries instead of three per item: one look-up of the replays, one multi-row INSERT,
+    one release of its savepoint. Should another request insert one of the same ``external_id`` meanwhile, the
+    INSERT fails as a whole and the items go through submission_create one by one, which settles each race.
 
     One grading message per GRADER_GRADING_BATCH_SIZE new submissions instead of one each: a grading task
     claims a whole batch of whatever is queued anyway, and a message that finds its batch already taken is
@@ -95,10 +104,51 @@ def submissions_create_many(*, integration: Integration | None, items: Sequence[
     worker to take it: every task keeps claiming while it finds full batches (submissions_grade_queued), and
     the sweeper re-enqueues whatever stays queued.
     """
-    results = [submission_create(integration=integration, enqueue=False, **item) for item in items]
+    for item in items:
+        _validate_answer(item["answer"])
+    try:
+        with transaction.atomic():
+            results = _submissions_insert_many(integration=integration, items=items)
+    except IntegrityError:
+        results = [submission_create(integration=integration, enqueue=False, **item) for item in items]
     created_ids = [submission.pk for submission, created in results if created]
     for first in created_ids[:: max(1, settings.GRADER_GRADING_BATCH_SIZE)]:
         transaction.on_commit(lambda first=first: _enqueue_grading(first))
+    return results
+
+
+def _submissions_insert_many(
+    *, integration: Integration | None, items: Sequence[dict]
+) -> list[tuple[Submission, bool]]:
+    """Replays looked up in one query, the new rows written in one INSERT (IntegrityError if a race lost)."""
+    keys = {(item["question"].pk, item["external_id"]) for item in items if item.get("external_id")}
+    stored: dict[tuple[int, str], Submission] = {}
+    if keys:
+        candidates = Submission.objects.filter(
+            question_id__in={question_id for question_id, _ in keys}, external_id__in={external for _, external in keys}
+        )
+        stored = {
+            (row.question_id, row.external_id): row for row in candidates if (row.question_id, row.external_id) in keys
+        }
+    results: list[tuple[Submission, bool]] = []
+    new_rows: list[Submission] = []
+    for item in items:
+        key = (item["question"].pk, item.get("external_id") or None)
+        if key in stored:
+            results.append((stored[key], False))
+            continue
+        submission = Submission(
+            question=item["question"],
+            integration=integration,
+            student_ref=item["student_ref"],
+            external_id=key[1],
+            answer=item["answer"],
+        )
+        new_rows.append(submission)
+        results.append((submission, True))
+        if key[1] is not None:
+            stored[key] = submission  # the same external_id again later in this request is a replay of this one
+    Submission.objects.bulk_create(new_rows)
     return results
 
 
