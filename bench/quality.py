@@ -220,6 +220,12 @@ def main() -> None:
         default="base-mapped",
         help="how a fine-tuned fold is calibrated (base-mapped: as deployed; see training/protocols.py)",
     )
+    parser.add_argument(
+        "--backend",
+        default="sentence-transformers",
+        choices=["sentence-transformers", "onnx", "onnx-int8", "torch"],
+        help="encode Mohler as the workers do (GRADER_INFERENCE_BACKEND) instead of with sentence-transformers",
+    )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
     parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
@@ -233,6 +239,7 @@ def main() -> None:
         "python bench/quality.py"
         + "".join(f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value)
         + (f" --calibrate-with {args.calibrate_with}" if args.calibrate_with != "base-mapped" else "")
+        + (f" --backend {args.backend}" if args.backend != "sentence-transformers" else "")
     )
     from tqdm import tqdm
 
@@ -250,6 +257,7 @@ def main() -> None:
             folds=args.folds,
             progress=lambda splits: tqdm(splits, desc="held-out folds", unit="fold"),
             calibrate_with=args.calibrate_with,
+            backend=args.backend,
         )
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")

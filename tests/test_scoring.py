@@ -59,6 +59,35 @@ def test_a_version_without_an_onnx_export_is_run_with_torch():
     from grader.scoring.encoder import MeanPoolingEncoder
 
     assert MeanPoolingEncoder(base_model_path(), backend="onnx").backend == "torch"
+    assert MeanPoolingEncoder(base_model_path(), backend="onnx-int8").backend == "torch"
+
+
+def test_the_int8_backend_encodes_close_to_the_float_model_and_keeps_the_ranking(tmp_path):
+    """onnx-int8 trades exactness for speed; how far it may move a vector is bounded here, and a paraphrase must
+    still outrank an unrelated answer. The int8 file comes with every export; without it, the float model runs."""
+    import shutil
+
+    from grader.scoring.encoder import ONNX_INT8_FILE, MeanPoolingEncoder
+    from grader.scoring.onnx_export import export_onnx
+
+    shutil.copytree(base_model_path(), tmp_path / "version")
+    export_onnx(tmp_path / "version")
+    assert (tmp_path / "version" / ONNX_INT8_FILE).exists()
+    texts = [*SEED_CARD_SENTENCES, "A stack is last in, first out.", "word " * 400]
+    exact = MeanPoolingEncoder(tmp_path / "version", backend="onnx").encode(texts, batch_size=4)
+    int8 = MeanPoolingEncoder(tmp_path / "version", backend="onnx-int8")
+    assert int8.backend == "onnx-int8"
+    vectors = int8.encode(texts, batch_size=4)
+
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.min((vectors * exact).sum(axis=1)) > 0.97
+    np.testing.assert_allclose(vectors @ vectors.T, exact @ exact.T, atol=0.07)
+    card = vectors[:3] @ vectors[:3].T
+    np.testing.assert_allclose(card, SEED_CARD_MATRIX, atol=0.05)
+    assert card[0, 1] > max(card[0, 2], card[1, 2]) + 0.2  # the paraphrase still far ahead of the other topic
+
+    (tmp_path / "version" / ONNX_INT8_FILE).unlink()
+    assert MeanPoolingEncoder(tmp_path / "version", backend="onnx-int8").backend == "onnx"
 
 
 def test_a_token_budget_changes_how_answers_are_batched_not_their_vectors():

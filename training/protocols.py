@@ -33,12 +33,19 @@ CALIBRATE_WITH = ("base", "base-mapped", "fold")
 
 
 class CachedEncoder:
-    """Encodes with one model directory; vectors are kept on disk, so a rerun with the same model is free."""
+    """Encodes with one model directory; vectors are kept on disk, so a rerun with the same model is free.
 
-    def __init__(self, model_dir: str | Path, cache_dir: Path):
+    ``backend``: "sentence-transformers" (how the model was trained), or a grading backend of
+    grader.scoring.encoder ("onnx", "onnx-int8", "torch") to measure what the workers' own vectors grade like.
+    A model without an ONNX export is exported once into the cache directory.
+    """
+
+    def __init__(self, model_dir: str | Path, cache_dir: Path, backend: str = "sentence-transformers"):
         self.model_dir = str(model_dir)
+        self.backend = backend
         self._model = None
-        key = hashlib.sha256(self.model_dir.encode("utf-8")).hexdigest()[:16]
+        identity = self.model_dir if backend == "sentence-transformers" else f"{self.model_dir}|{backend}"
+        key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
         self.cache_path = cache_dir / f"{key}.npz"
         self._cache: dict[str, np.ndarray] = {}
         if self.cache_path.exists():
@@ -48,18 +55,41 @@ class CachedEncoder:
     def __call__(self, texts: list[str]) -> np.ndarray:
         missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
         if missing:
-            if self._model is None:
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(self.model_dir, device="cpu")
-            vectors = self._model.encode(
-                missing, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-            )
+            vectors = self._encode(missing)
             self._cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             texts_all = list(self._cache)
             np.savez(self.cache_path, texts=np.array(texts_all), vectors=np.stack([self._cache[t] for t in texts_all]))
         return np.stack([self._cache[text] for text in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self.backend == "sentence-transformers":
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.model_dir, device="cpu")
+            return self._model.encode(
+                texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+            )
+        if self._model is None:
+            self._model = self._grading_model()
+        return self._model.encode(texts, batch_size=32, max_batch_tokens=256)
+
+    def _grading_model(self):
+        import shutil
+
+        from grader.scoring.encoder import ONNX_FILE, MeanPoolingEncoder
+
+        model_dir = Path(self.model_dir)
+        if self.backend != "torch" and not (model_dir / ONNX_FILE).exists():
+            from grader.scoring.onnx_export import export_onnx
+
+            exported = self.cache_path.with_suffix("")
+            if not (exported / ONNX_FILE).exists():
+                shutil.copytree(model_dir, exported, dirs_exist_ok=True)
+                export_onnx(exported)
+            model_dir = exported
+        return MeanPoolingEncoder(model_dir, backend=self.backend, threads=os.cpu_count() or 1)
 
 
 def training_pairs(items: Sequence[Item], seed_pairs: Sequence[Pair]) -> list[Pair]:
@@ -103,6 +133,7 @@ def run_protocol(
     seeds: Sequence[int] = DEFAULT_SEEDS,
     progress: Callable[[Sequence], Sequence] | None = None,
     calibrate_with: str = "base-mapped",
+    backend: str = "sentence-transformers",
 ) -> dict:
     """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning).
 
@@ -112,6 +143,8 @@ def run_protocol(
     see grade_fold), as a trained version's are through its similarity_scale.json. "base": the same without the
     map. "fold" fits on the fold's own model, whose training-split similarities are in-sample; both kept to
     measure what they cost.
+
+    ``backend`` encodes with the workers' inference backend instead of sentence-transformers (CachedEncoder).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -125,7 +158,7 @@ def run_protocol(
     splits = sorted({item.split for item in items})
     selected = splits[:folds] if folds else splits
     seed_pairs = load_pairs_csv(seed_pairs_path) if seed_pairs_path else []
-    base_encoder = CachedEncoder(base_model_dir, out_dir / "cache")
+    base_encoder = CachedEncoder(base_model_dir, out_dir / "cache", backend=backend)
     outputs = []
     fold_seconds = []
     for split in progress(selected) if progress else selected:
@@ -135,7 +168,7 @@ def run_protocol(
         else:
             model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
                                    hyperparameters=hyperparameters, seed_pairs=seed_pairs)  # fmt: skip
-            encode = CachedEncoder(model_dir, out_dir / "cache")
+            encode = CachedEncoder(model_dir, out_dir / "cache", backend=backend)
         calibration_encode = encode if calibrate_with == "fold" else base_encoder
         mapped = calibrate_with == "base-mapped" and encode is not base_encoder
         outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions,
@@ -153,6 +186,7 @@ def run_protocol(
             "questions_per_fold": questions,
             "model": "base" if hyperparameters is None else f"fine-tuned per fold ({hyperparameters.as_dict()})",
             "calibrated_with": "base" if hyperparameters is None else calibrate_with,
+            "encoder": backend,
             "seeds": list(seeds),
             "fold_seconds": fold_seconds,
             "seconds": round(time.monotonic() - started, 1),

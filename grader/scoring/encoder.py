@@ -47,6 +47,9 @@ MEAN_POOLING_MODULES = ["Transformer", "Pooling", "Normalize"]
 
 
 ONNX_FILE = Path("onnx") / "model.onnx"
+# The same graph with its weights quantized to int8 (grader.scoring.onnx_export.quantize_onnx), for "onnx-int8".
+ONNX_INT8_FILE = Path("onnx") / "model_int8.onnx"
+INFERENCE_BACKENDS = ("onnx", "onnx-int8", "torch")
 
 
 class MeanPoolingEncoder:
@@ -61,6 +64,8 @@ class MeanPoolingEncoder:
     ``backend``: ``torch`` runs the transformer with transformers/torch; ``onnx`` runs the same weights, exported
     at training time to ``onnx/model.onnx`` (grader.scoring.onnx_export), with ONNX Runtime, which never imports
     torch: about half the resident memory per process. A version without the file is run with torch.
+    ``onnx-int8`` runs ``onnx/model_int8.onnx``, the weights quantized to int8: about 2.5x the answers per
+    CPU-second, vectors within ~0.01 cosine of the others (docs/BENCHMARKS.md); a version without it runs ``onnx``.
     """
 
     def __init__(self, path: str | Path, *, backend: str = "torch", threads: int = 1) -> None:
@@ -86,18 +91,25 @@ class MeanPoolingEncoder:
         self.pad_id = (self.tokenizer.padding or {}).get("pad_id", 0)
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
+        if backend not in INFERENCE_BACKENDS:
+            raise ValueError(f"inference backend must be one of {INFERENCE_BACKENDS}, not {backend!r}")
+        if backend == "onnx-int8" and not (path / ONNX_INT8_FILE).exists():
+            logger.warning("%s has no %s (exported before int8): running its float model", path, ONNX_INT8_FILE)
+            backend = "onnx"
         if backend == "onnx" and not (path / ONNX_FILE).exists():
             logger.warning("%s has no %s (trained before ONNX export): running it with torch", path, ONNX_FILE)
             backend = "torch"
         self.backend = backend
-        if backend == "onnx":
+        if backend in ("onnx", "onnx-int8"):
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             self._session = onnxruntime.InferenceSession(
-                str(path / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+                str(path / (ONNX_FILE if backend == "onnx" else ONNX_INT8_FILE)),
+                options,
+                providers=["CPUExecutionProvider"],
             )
             self.dimension = self._session.get_outputs()[0].shape[-1]
         elif backend == "torch":
@@ -108,8 +120,6 @@ class MeanPoolingEncoder:
             self._torch = torch
             self._model = AutoModel.from_pretrained(str(path)).eval()
             self.dimension = self._model.config.hidden_size
-        else:
-            raise ValueError(f"inference backend must be torch or onnx, not {backend!r}")
 
     def encode(self, texts: list[str], *, batch_size: int, max_batch_tokens: int | None = None) -> np.ndarray:
         """One normalized vector per text. A batch holds at most ``batch_size`` texts and, when given, at most
@@ -136,7 +146,7 @@ class MeanPoolingEncoder:
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Token embeddings, shape (batch, tokens, dimension), float32."""
         token_type_ids = np.zeros_like(input_ids)
-        if self.backend == "onnx":
+        if self.backend != "torch":
             inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
             return self._session.run(None, inputs)[0]
         torch = self._torch

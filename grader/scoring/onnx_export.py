@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.scoring.encoder import ONNX_FILE
+from grader.scoring.encoder import ONNX_FILE, ONNX_INT8_FILE
 
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 
@@ -45,4 +45,21 @@ def export_onnx(model_dir: str | Path) -> Path:
             opset_version=17,
             dynamo=False,  # the TorchScript exporter: no onnxscript needed, and BERT exports cleanly
         )
+    quantize_onnx(model_dir)
+    return target
+
+
+def quantize_onnx(model_dir: str | Path) -> Path:
+    """Write ``model_dir/onnx/model_int8.onnx`` from ``model.onnx``: weights in int8, one scale per output channel,
+    activations quantized on the fly (ONNX Runtime's dynamic quantization; no calibration data needed).
+
+    Per channel: one scale per matrix, as by default, moved Mohler cosines by up to 0.14 (mean 0.025); one per
+    channel by up to 0.065 (mean 0.012), at the same speed. Signed int8 weights: unsigned ones ran no faster than
+    float here (ONNX Runtime has fast kernels for u8 activations with s8 weights only).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model_dir = Path(model_dir)
+    target = model_dir / ONNX_INT8_FILE
+    quantize_dynamic(str(model_dir / ONNX_FILE), str(target), weight_type=QuantType.QInt8, per_channel=True)
     return target
