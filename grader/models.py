@@ -246,6 +246,15 @@ class Submission(models.Model):
                 name="submission_external_id_unique_per_question",
             )
         ]
+        indexes = [
+            # What a grading task claims, oldest first: an index of only the waiting and in-flight rows, in id
+            # order, so a claim reads its 64 rows and stops, instead of sorting every queued row of a backlog.
+            models.Index(
+                fields=["id"],
+                condition=Q(status__in=["queued", "grading"]),
+                name="submission_claimable",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"submission {self.pk} ({self.status})"

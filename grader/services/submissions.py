@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 
 from grader.db import bulk_set
@@ -224,14 +224,14 @@ def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime, 
     if task_id:
         claimable |= Q(status=Submission.Status.GRADING, grading_task_id=task_id)
     candidates = Submission.objects.select_for_update(skip_locked=True).filter(claimable)
-    if limit <= 1:
-        candidates = candidates.filter(pk=submission_id)
     with transaction.atomic():
-        ids = list(
-            candidates.order_by(Case(When(pk=submission_id, then=Value(0)), default=Value(1)), "pk").values_list(
-                "pk", flat=True
-            )[: max(1, limit)]
-        )
+        # Its own submission first, then the oldest others. Two index look-ups (grader.models: submission_claimable):
+        # one ORDER BY that put the own row first sorted every claimable row, ~17 ms of database CPU per claim
+        # with a backlog of 15,000.
+        ids = list(candidates.filter(pk=submission_id).values_list("pk", flat=True))
+        if limit > 1 and len(ids) < limit:  # limit 1: this submission or nothing (submission_grade)
+            others = candidates.exclude(pk=submission_id).order_by("pk").values_list("pk", flat=True)
+            ids += list(others[: limit - len(ids)])
         if ids:
             Submission.objects.filter(pk__in=ids).update(
                 status=Submission.Status.GRADING,
