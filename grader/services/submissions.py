@@ -94,8 +94,8 @@ def submissions_create_many(*, integration: Integration | None, items: Sequence[
     """Store many answers, all or none; ``items`` are submission_create's keyword arguments.
 
     Same results as submission_create item by item (an ``external_id`` already stored, or earlier in ``items``,
-    is a replay), in three queries instead of three per item: one look-up of the replays, one multi-row INSERT,
-    one release of its savepoint. Should another request insert one of the same ``external_id`` meanwhile, the
+    is a replay), in four queries instead of three per item: one look-up of the replays, and one multi-row
+    INSERT inside a savepoint. Should another request insert one of the same ``external_id`` meanwhile, the
     INSERT fails as a whole and the items go through submission_create one by one, which settles each race.
 
     One grading message per GRADER_GRADING_BATCH_SIZE new submissions instead of one each: a grading task

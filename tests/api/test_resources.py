@@ -52,16 +52,20 @@ def test_archived_question_accepts_no_submissions_but_stays_readable(owner, grad
     assert response.status_code == 400
 
 
-def test_bulk_submissions_are_all_accepted_and_replayed_by_external_id(owner, gradient_descent_question):
-    items = [
+def _bulk_items(question, count: int, external_prefix: str) -> list[dict]:
+    return [
         {
-            "question": gradient_descent_question.pk,
+            "question": question.pk,
             "student_ref": f"s{i}",
             "answer": f"answer {i}",
-            "external_id": f"e{i}",
+            "external_id": f"{external_prefix}{i}",
         }
-        for i in range(5)
+        for i in range(count)
     ]
+
+
+def test_bulk_submissions_are_all_accepted_and_replayed_by_external_id(owner, gradient_descent_question):
+    items = _bulk_items(gradient_descent_question, 5, "e")
     first = owner.client.post("/api/v1/submissions/bulk/", {"submissions": items}, format="json")
     assert first.status_code == 202
     assert first.json()["created_count"] == 5
@@ -242,15 +246,7 @@ def test_bulk_costs_the_same_few_queries_for_any_number_of_items(
 ):
     # One query per item (the question look-up, the INSERT and its savepoints) made a 100-item upload cost ~400
     # statements and most of the web process's time in the bulk benchmark.
-    items = [
-        {
-            "question": gradient_descent_question.pk,
-            "student_ref": f"s{i}",
-            "answer": f"answer {i}",
-            "external_id": f"q{i}",
-        }
-        for i in range(100)
-    ]
+    items = _bulk_items(gradient_descent_question, 100, "q")
     with django_assert_max_num_queries(15):
         response = owner.client.post("/api/v1/submissions/bulk/", {"submissions": items}, format="json")
     assert response.status_code == 202
