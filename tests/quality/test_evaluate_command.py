@@ -112,3 +112,19 @@ def test_similarity_scale_maps_the_demoted_similarity_too_and_reads_maps_from_be
     older = scale.to_dict()
     del older["maps"]["demoted_similarity"]
     assert SimilarityScale.from_dict(older).value(DEMOTED, 0.8) == 0.8  # left as the version gives it
+
+
+def test_evaluate_can_grade_with_the_int8_backend_and_says_so(tiny_csv, tmp_path):
+    """A school can measure the faster onnx-int8 option on its own graded answers before switching to it."""
+    out = tmp_path / "out"
+    call_command("evaluate", str(tiny_csv), protocol="folds", out=out, epochs=0, backend="onnx-int8")
+    int8 = json.loads((out / "folds.json").read_text())
+    call_command("evaluate", str(tiny_csv), protocol="folds", out=tmp_path / "float", epochs=0)
+    exact = json.loads((tmp_path / "float" / "folds.json").read_text())
+
+    assert int8["encoder"] == "onnx-int8" and exact["encoder"] == "sentence-transformers"
+    # Its own vectors (an export made in the cache), not the float model's: the cosines differ a little.
+    caches = sorted((out / "cache").glob("*.npz"))
+    assert any((path.with_suffix("") / "onnx" / "model_int8.onnx").exists() for path in caches)
+    assert int8["per_k"]["0"]["pearson"] != exact["per_k"]["0"]["pearson"]
+    assert abs(int8["per_k"]["0"]["pearson"] - exact["per_k"]["0"]["pearson"]) < 0.1

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from grader.scoring.encoder import base_model_path
+from grader.scoring.encoder import INFERENCE_BACKENDS, base_model_path
 from grader.services.model_versions import hyperparameters_from_settings
 from training.protocols import CALIBRATE_WITH, PROTOCOLS, run_protocol
 
@@ -29,6 +29,13 @@ class Command(BaseCommand):
             "(default: GRADER_TRAIN_EPOCHS for folds, 0 for feedback, where corrections act before any retraining)",
         )
         parser.add_argument("--no-seed-pairs", action="store_true", help="fine-tune on the CSV's training rows only")
+        parser.add_argument(
+            "--backend",
+            choices=("sentence-transformers", *INFERENCE_BACKENDS),
+            default="sentence-transformers",
+            help="encode with a grading backend (GRADER_INFERENCE_BACKEND, e.g. onnx-int8) to measure it on your "
+            "own answers before switching; default: sentence-transformers, with which the model was trained",
+        )
         parser.add_argument(
             "--calibrate-with",
             choices=CALIBRATE_WITH,
@@ -62,6 +69,7 @@ class Command(BaseCommand):
             questions=questions,
             progress=lambda splits: tqdm(splits, desc=f"{protocol}: held-out splits", unit="split"),
             calibrate_with=options["calibrate_with"],
+            backend=options["backend"],
         )
         self.stdout.write((out / f"{protocol}.md").read_text(encoding="utf-8"))
         self.stdout.write(f"written: {out / (protocol + '.json')}, {out / (protocol + '.md')}")
