@@ -62,7 +62,7 @@ def test_a_version_without_an_onnx_export_is_run_with_torch():
     assert MeanPoolingEncoder(base_model_path(), backend="onnx-int8").backend == "torch"
 
 
-def test_the_int8_backend_encodes_close_to_the_float_model_and_keeps_the_ranking(tmp_path):
+def test_the_int8_backend_encodes_close_to_the_float_model_and_keeps_the_ranking(tmp_path, caplog):
     """onnx-int8 trades exactness for speed; how far it may move a vector is bounded here, and a paraphrase must
     still outrank an unrelated answer. The int8 file comes with every export; without it, the float model runs."""
     import shutil
@@ -71,8 +71,11 @@ def test_the_int8_backend_encodes_close_to_the_float_model_and_keeps_the_ranking
     from grader.scoring.onnx_export import export_onnx
 
     shutil.copytree(base_model_path(), tmp_path / "version")
-    export_onnx(tmp_path / "version")
+    with caplog.at_level("INFO"):
+        export_onnx(tmp_path / "version")
     assert (tmp_path / "version" / ONNX_INT8_FILE).exists()
+    # The quantizer's ~36 INFO lines stay out of the training log (its warnings do not).
+    assert not [r for r in caplog.records if "onnxruntime" in r.pathname and r.levelname in ("DEBUG", "INFO")]
     texts = [*SEED_CARD_SENTENCES, "A stack is last in, first out.", "word " * 400]
     exact = MeanPoolingEncoder(tmp_path / "version", backend="onnx").encode(texts, batch_size=4)
     int8 = MeanPoolingEncoder(tmp_path / "version", backend="onnx-int8")
