@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from grader.scoring.encoder import INFERENCE_BACKENDS  # noqa: E402
 from training.finetune import Hyperparameters, resolve_precision  # noqa: E402
 from training.protocols import CachedEncoder, run_protocol  # noqa: E402
 
@@ -223,7 +224,7 @@ def main() -> None:
     parser.add_argument(
         "--backend",
         default="sentence-transformers",
-        choices=["sentence-transformers", "onnx", "onnx-int8", "torch"],
+        choices=("sentence-transformers", *INFERENCE_BACKENDS),
         help="encode Mohler as the workers do (GRADER_INFERENCE_BACKEND) instead of with sentence-transformers",
     )
     parser.add_argument("--no-stsb", action="store_true")
