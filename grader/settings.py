@@ -173,7 +173,19 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests per token; a shared cache (CACHE_URL, e.g. redis://...) makes the limit hold across web processes.
 GRADER_API_THROTTLE_RATE = env.str("GRADER_API_THROTTLE_RATE", default="600/min")
+# With a shared cache (Redis), an API token's look-up is cached this long (0: never). A revocation, rotation or
+# deletion through grader takes effect at once in every process; this bounds only a change made behind its back.
+GRADER_API_TOKEN_CACHE_SECONDS = env.int("GRADER_API_TOKEN_CACHE_SECONDS", default=60)
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Every API request touches the cache (throttle, token look-up), and both fail open: a frozen Redis must cost
+    # a request a fraction of a second, not hang it (redis-py waits for ever by default).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "socket_connect_timeout": env.float("CACHE_SOCKET_CONNECT_TIMEOUT", default=0.5),
+            "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.5),
+        }
+    )
 GRADER_API_BULK_MAX = env.int("GRADER_API_BULK_MAX", default=100)
 # How long an Idempotency-Key is remembered; afterwards the same key is a new request. A week, not the day
 # payment APIs keep keys for: an LMS's outbox may retry for days (a weekend outage, a cron that was switched

@@ -6,10 +6,10 @@ import time
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 from grader.models import Integration
+from grader.shared_cache import CACHE_ERRORS, cache_failed, cache_is_down, cache_key, shared_redis
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -51,17 +51,27 @@ class IntegrationRateThrottle(BaseThrottle):
 
 
 def _count_request(key: str, *, timeout: int) -> int:
-    """Add one to the window's counter and return it; the counter is created, with its expiry, if missing."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
+    """Add one to the window's counter and return it; the counter is created, with its expiry, if missing.
+
+    0 when the shared cache is down: the request is let through (see grader.shared_cache).
+    """
+    client = shared_redis()
+    if client is not None:
+        if cache_is_down():
+            return 0
         # One round trip instead of two, on every API request: SET NX EX creates the key, INCR counts. MULTI
         # keeps the two together, so the INCR never lands on a key that expired in between (it would never expire).
-        redis_key = backend.make_and_validate_key(key)
-        with backend._cache.get_client(redis_key, write=True).pipeline(transaction=True) as pipeline:
-            pipeline.set(redis_key, 0, ex=timeout, nx=True)
-            pipeline.incr(redis_key)
-            return pipeline.execute()[1]
-    # Any other cache: add() only creates the key (atomically); incr() counts.
+        redis_key = cache_key(key)
+        try:
+            with client.pipeline(transaction=True) as pipeline:
+                pipeline.set(redis_key, 0, ex=timeout, nx=True)
+                pipeline.incr(redis_key)
+                return pipeline.execute()[1]
+        except CACHE_ERRORS as error:
+            cache_failed(error, what="API requests are not throttled meanwhile")
+            return 0
+    # Any other cache (in-process): add() only creates the key (atomically); incr() counts.
+    backend = caches["default"]
     backend.add(key, 0, timeout=timeout)
     try:
         return backend.incr(key)

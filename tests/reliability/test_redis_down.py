@@ -1,6 +1,8 @@
 """Redis down while an LMS submits: the API still accepts and stores the answer (202, status `queued`), readiness
 says the broker is down, and once Redis is back the sweeper gets it graded with no manual step.
 
+As docker-compose deploys it, the same Redis is also the cache (throttle counters, token look-ups): both fail open.
+
 Runs its own redis-server on a private port, so stopping it touches nobody else's broker.
 """
 
@@ -25,11 +27,12 @@ def test_submissions_accepted_while_redis_is_down_are_graded_once_it_is_back(
 ):
     _, token = integration_and_token
     broker_url = f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0"
+    shared_cache = {"CACHE_URL": f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/1"}
     redis_server = launcher.redis()
     sweep_every_second()
     quick_sweeper = {"GRADER_REQUEUE_QUEUED_AFTER_SECONDS": "2"}
-    web = launcher.gunicorn(broker_url)
-    worker = launcher.worker(broker_url, **quick_sweeper)
+    web = launcher.gunicorn(broker_url, **shared_cache)
+    worker = launcher.worker(broker_url, **quick_sweeper, **shared_cache)
     launcher.beat(broker_url)
     headers = {"Authorization": f"Bearer {token}"}
     assert requests.get(f"{web}/readyz", timeout=10).json()["checks"]["broker"] == "ok"
