@@ -24,6 +24,7 @@ from grader.selectors import webhook_endpoints_active_exist
 from grader.services.grades import graded_fields
 from grader.services.model_versions import encoder_for_active_version
 from grader.services.webhooks import webhook_event_submission
+from grader.shared_cache import CACHE_ERRORS, cache_failed, cache_is_down, cache_key, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,50 @@ def _enqueue_grading(submission_id: int) -> bool:
         logger.warning("could not enqueue submission %s; the sweeper will retry", submission_id, exc_info=True)
         return False
     return True
+
+
+# --- One grading message for many single POSTs ------------------------------------------------------------
+# A grading task takes every queued submission it finds (up to a batch), so while one message is waiting for a
+# worker, a second one for the next POST would only find its row already taken: a Celery publish (a sixth of a
+# POST's CPU in the web process) and a task run for nothing. With a shared cache (Redis), a POST publishes only
+# when no message is pending: SET NX on a short-lived key. A task deletes the key *before* each claim, so every
+# submission is either committed before that claim's query (and claimed by it) or finds the key gone and
+# publishes its own message (its on_commit runs after its COMMIT). The key's expiry bounds what a lost message,
+# or a task that died before its delete, can hold back; the sweeper remains the backstop. Without a shared cache
+# (locmem, the embedded default) every POST publishes, as before.
+GRADING_PENDING_KEY = "grading:message-pending"
+GRADING_PENDING_SECONDS = 2
+
+
+def _enqueue_grading_once(submission_id: int) -> bool:
+    """Publish a grading message for ``submission_id`` unless one is already waiting for a worker."""
+    client = None if cache_is_down() else shared_redis()
+    if client is not None:
+        key = cache_key(GRADING_PENDING_KEY)
+        try:
+            if not client.set(key, "1", ex=GRADING_PENDING_SECONDS, nx=True):
+                return True  # the pending message's task will claim this row too
+        except CACHE_ERRORS as error:
+            cache_failed(error, what="every submission publishes its own grading message meanwhile")
+            return _enqueue_grading(submission_id)
+        if not _enqueue_grading(submission_id):
+            _grading_message_taken()  # no message went out: the next POST must publish one
+            return False
+        return True
+    return _enqueue_grading(submission_id)
+
+
+def _grading_message_taken() -> None:
+    """A task is about to claim: submissions committed from now on need a message of their own."""
+    client = None if cache_is_down() else shared_redis()
+    if client is None:
+        return
+    try:
+        client.delete(cache_key(GRADING_PENDING_KEY))
+    except CACHE_ERRORS as error:
+        # The key expires within GRADING_PENDING_SECONDS; until then a POST may rely on this task's claim or
+        # later ones, and the sweeper catches any row left behind.
+        cache_failed(error, what="a grading message may be coalesced until its key expires")
 
 
 def submission_create(
@@ -74,7 +119,7 @@ def submission_create(
                 answer=answer,
             )
             if enqueue:
-                transaction.on_commit(lambda: _enqueue_grading(submission.pk))
+                transaction.on_commit(lambda: _enqueue_grading_once(submission.pk))
     except IntegrityError:
         if not external_id:
             raise
@@ -161,11 +206,24 @@ def submissions_grade_queued(*, submission_id: int, task_id: str = "") -> int:
     limit = settings.GRADER_GRADING_BATCH_SIZE
     recorded = 0
     for _ in range(max(1, settings.GRADER_GRADING_DRAIN_BATCHES)):
+        _grading_message_taken()
         batch = submissions_grade_batch(submission_id=submission_id, limit=limit, task_id=task_id)
         recorded += len(batch.recorded)
         if len(batch.claimed) < limit:
             break
+    else:
+        # Stopped with full batches still coming: single POSTs behind them may have published nothing (their
+        # message was this one), so another message carries on where this call stops.
+        _enqueue_next_queued()
     return recorded
+
+
+def _enqueue_next_queued() -> None:
+    next_id = (
+        Submission.objects.filter(status=Submission.Status.QUEUED).order_by("pk").values_list("pk", flat=True).first()
+    )
+    if next_id is not None:
+        _enqueue_grading(next_id)
 
 
 def submission_grade(*, submission_id: int) -> bool:

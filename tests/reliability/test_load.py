@@ -16,6 +16,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 import requests
 from django.db.models import Count
 
@@ -42,8 +43,12 @@ def test_every_submission_from_concurrent_clients_is_accepted_and_graded_exactly
     _, token = integration_and_token
     question_ids = list(demo_course.questions.values_list("pk", flat=True))
     one_thread = {"GRADER_TORCH_THREADS": "1"}  # two pool processes on two cores: no oversubscription
-    web = launcher.gunicorn(shared_broker_url, workers=2, threads=4)
-    workers = [launcher.worker(shared_broker_url, concurrency=2, **one_thread)]
+    # As docker-compose deploys it: a shared Redis cache, so single POSTs share grading messages
+    # (_enqueue_grading_once) and the token look-up is cached; exactly once must hold all the same.
+    cache_url = shared_broker_url.rsplit("/", 1)[0] + "/14"
+    redis.Redis.from_url(cache_url).flushdb()
+    web = launcher.gunicorn(shared_broker_url, workers=2, threads=4, CACHE_URL=cache_url)
+    workers = [launcher.worker(shared_broker_url, concurrency=2, CACHE_URL=cache_url, **one_thread)]
     started = time.monotonic()
     deadline = started + DEADLINE_SECONDS
 
@@ -103,6 +108,14 @@ def test_every_submission_from_concurrent_clients_is_accepted_and_graded_exactly
     # The last lines reach the log file just after their rows commit.
     wait_until(lambda: len(grade_lines()) == SUBMISSIONS, timeout=30)
     assert set(grade_lines().values()) == {1}, "a grade was written twice"
+    # 50 clients at once: POSTs found a message already waiting and sent none (the path under test was taken).
+    messages = sum(
+        line.startswith("[") and "grader.tasks.grade_submission[" in line and line.endswith("] received")
+        for worker in workers
+        for line in worker.log().splitlines()
+    )
+    print(f"{messages} grading messages for {SUBMISSIONS} single POSTs")
+    assert 0 < messages < SUBMISSIONS
 
     if REPORT_PATH:
         latencies = sorted(latency for _, latency in results)
