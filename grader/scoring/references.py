@@ -90,7 +90,9 @@ def reference_vectors_for(
                     vector=vector.astype("<f4").tobytes(),
                 )
             )
-        # An upsert: two workers may encode the same reference at once, and the last (identical) write wins.
+        # An upsert: two workers may encode the same reference at once, and the last (identical) write wins. In key
+        # order, so two such upserts wait for each other instead of deadlocking (see review_answers).
+        rows.sort(key=lambda row: row.reference_id)
         ReferenceEmbedding.objects.bulk_create(
             rows,
             update_conflicts=True,

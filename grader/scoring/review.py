@@ -212,6 +212,9 @@ def review_answers(
             )
             peer_total = peer_total + vector
             peer_shas.add(sha)
-    # One INSERT for the whole batch; a row another worker stored meanwhile wins (same text, same version).
+    # One INSERT for the whole batch; a row another worker stored meanwhile wins (same text, same version). In key
+    # order: two workers inserting the same new texts in different orders each waited for the other's first row
+    # (PostgreSQL "deadlock detected", seen in the load test), and the batch went back to the queue.
+    new_rows.sort(key=lambda row: row.text_sha256)
     AnswerEmbedding.objects.bulk_create(new_rows, ignore_conflicts=True)
     return decisions
