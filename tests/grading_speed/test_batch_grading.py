@@ -237,21 +237,6 @@ def test_a_grading_task_keeps_claiming_while_its_batches_come_back_full(
     assert sent == [queued[9].pk]
 
 
-@pytest.fixture
-def redis_cache(settings):
-    from django.core.cache import cache
-
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/13",
-        }
-    }
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def post_single(question, number: int, capture) -> int:
     with capture(execute=True):
         submission, _ = submission_services.submission_create(
