@@ -48,6 +48,11 @@ def shared_redis() -> redis.Redis | None:
     return client
 
 
+def available_redis() -> redis.Redis | None:
+    """shared_redis(), or None while the cache is left alone after an error (cache_is_down)."""
+    return None if cache_is_down() else shared_redis()
+
+
 def cache_key(key: str) -> str:
     """``key`` with the cache's KEY_PREFIX and version, as Django's own cache calls would store it."""
     return caches["default"].make_and_validate_key(key)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from grader.models import Course, Integration, IntegrationScope
-from grader.shared_cache import CACHE_ERRORS, cache_failed, cache_is_down, cache_key, shared_redis
+from grader.shared_cache import CACHE_ERRORS, available_redis, cache_failed, cache_key, shared_redis
 
 TOKEN_PREFIX = "grd_"  # noqa: S105 - a public prefix that marks grader tokens, not a secret
 
@@ -95,7 +95,8 @@ def _record_use(integration: Integration, *, cached: bool) -> None:
 # Without a shared cache (locmem, the embedded default) no change would reach every process, so every request
 # asks the database. The entry is JSON of the row's columns, not a pickle: the key names the columns, so a
 # deploy that changes the model never reads an entry of the old shape.
-_TOKEN_CACHE_COLUMNS = [field.attname for field in Integration._meta.concrete_fields]
+_TOKEN_CACHE_FIELDS = Integration._meta.concrete_fields
+_TOKEN_CACHE_COLUMNS = [field.attname for field in _TOKEN_CACHE_FIELDS]
 _TOKEN_CACHE_VERSION = hashlib.sha256(",".join(_TOKEN_CACHE_COLUMNS).encode()).hexdigest()[:8]
 _TOMBSTONE = b"-"
 TOMBSTONE_SECONDS = 10
@@ -106,9 +107,7 @@ def _token_cache_key(token_sha256: str) -> str:
 
 
 def _token_cache() -> redis.Redis | None:
-    if settings.GRADER_API_TOKEN_CACHE_SECONDS <= 0 or cache_is_down():
-        return None
-    return shared_redis()
+    return available_redis() if settings.GRADER_API_TOKEN_CACHE_SECONDS > 0 else None
 
 
 def _token_cache_get(token_sha256: str) -> Integration | None:
@@ -123,7 +122,7 @@ def _token_cache_get(token_sha256: str) -> Integration | None:
     if cached is None or cached == _TOMBSTONE:
         return None
     row = json.loads(cached)
-    values = [field.to_python(row[field.attname]) for field in Integration._meta.concrete_fields]
+    values = [field.to_python(row[field.attname]) for field in _TOKEN_CACHE_FIELDS]
     return Integration.from_db("default", _TOKEN_CACHE_COLUMNS, values)
 
 

@@ -24,7 +24,7 @@ from grader.selectors import webhook_endpoints_active_exist
 from grader.services.grades import graded_fields
 from grader.services.model_versions import encoder_for_active_version
 from grader.services.webhooks import webhook_event_submission
-from grader.shared_cache import CACHE_ERRORS, cache_failed, cache_is_down, cache_key, shared_redis
+from grader.shared_cache import CACHE_ERRORS, available_redis, cache_failed, cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +60,24 @@ GRADING_PENDING_SECONDS = 2
 
 def _enqueue_grading_once(submission_id: int) -> bool:
     """Publish a grading message for ``submission_id`` unless one is already waiting for a worker."""
-    client = None if cache_is_down() else shared_redis()
-    if client is not None:
-        key = cache_key(GRADING_PENDING_KEY)
-        try:
-            if not client.set(key, "1", ex=GRADING_PENDING_SECONDS, nx=True):
-                return True  # the pending message's task will claim this row too
-        except CACHE_ERRORS as error:
-            cache_failed(error, what="every submission publishes its own grading message meanwhile")
-            return _enqueue_grading(submission_id)
-        if not _enqueue_grading(submission_id):
-            _grading_message_taken()  # no message went out: the next POST must publish one
-            return False
-        return True
-    return _enqueue_grading(submission_id)
+    client = available_redis()
+    if client is None:
+        return _enqueue_grading(submission_id)
+    try:
+        if not client.set(cache_key(GRADING_PENDING_KEY), "1", ex=GRADING_PENDING_SECONDS, nx=True):
+            return True  # the pending message's task will claim this row too
+    except CACHE_ERRORS as error:
+        cache_failed(error, what="every submission publishes its own grading message meanwhile")
+        return _enqueue_grading(submission_id)
+    published = _enqueue_grading(submission_id)
+    if not published:
+        _grading_message_taken()  # no message went out: the next POST must publish one
+    return published
 
 
 def _grading_message_taken() -> None:
     """A task is about to claim: submissions committed from now on need a message of their own."""
-    client = None if cache_is_down() else shared_redis()
+    client = available_redis()
     if client is None:
         return
     try:

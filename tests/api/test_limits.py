@@ -136,7 +136,7 @@ def test_throttling_is_per_token_with_429_and_retry_after(owner, second, setting
     assert second.client.get("/api/v1/courses/").status_code == 200
 
 
-def test_the_throttle_budget_is_exact_under_concurrent_requests(owner, settings):
+def test_the_throttle_budget_is_exact_under_concurrent_requests(owner, settings, redis_cache):
     """Web processes share the budget through Redis. DRF's history list (read, append, write back) let concurrent
     requests read the same history and all pass; one atomic counter lets exactly the budget through."""
     from concurrent.futures import ThreadPoolExecutor
@@ -146,25 +146,19 @@ def test_the_throttle_budget_is_exact_under_concurrent_requests(owner, settings)
 
     from grader.api.throttling import IntegrationRateThrottle
 
-    redis_url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/12"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
-    cache.clear()
     settings.GRADER_API_THROTTLE_RATE = "25/hour"
     request = SimpleNamespace(user=owner.integration, META={"REMOTE_ADDR": "127.0.0.1"})
 
     def attempt(_: int) -> bool:
         return IntegrationRateThrottle().allow_request(request, view=None)
 
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            allowed = list(pool.map(attempt, range(80)))
-        late = IntegrationRateThrottle()
-        assert not late.allow_request(request, view=None)
-        # Every window's counter expires (an INCR on a missing key would create one that never does).
-        client = cache._cache.get_client(write=False)
-        counters = client.keys("*throttle:*")
-        assert counters and all(0 < client.ttl(key) <= 3600 + 5 for key in counters)
-    finally:
-        cache.clear()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        allowed = list(pool.map(attempt, range(80)))
+    late = IntegrationRateThrottle()
+    assert not late.allow_request(request, view=None)
+    # Every window's counter expires (an INCR on a missing key would create one that never does).
+    client = cache._cache.get_client(write=False)
+    counters = client.keys("*throttle:*")
+    assert counters and all(0 < client.ttl(key) <= 3600 + 5 for key in counters)
     assert sum(allowed) == 25
     assert 0 < late.wait() <= 3600
