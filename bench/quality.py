@@ -227,6 +227,11 @@ def main() -> None:
         choices=("sentence-transformers", *INFERENCE_BACKENDS),
         help="encode Mohler as the workers do (GRADER_INFERENCE_BACKEND) instead of with sentence-transformers",
     )
+    parser.add_argument(
+        "--peer-references",
+        action="store_true",
+        help="fine-tune folds also on pairs against full-credit answers (training.dataset.peer_reference_pairs)",
+    )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
     parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
@@ -241,6 +246,7 @@ def main() -> None:
         + "".join(f" {flag} {value}" for flag, value in (("--epochs", args.epochs), ("--folds", args.folds)) if value)
         + (f" --calibrate-with {args.calibrate_with}" if args.calibrate_with != "base-mapped" else "")
         + (f" --backend {args.backend}" if args.backend != "sentence-transformers" else "")
+        + (" --peer-references" if args.peer_references else "")
     )
     from tqdm import tqdm
 
@@ -259,6 +265,7 @@ def main() -> None:
             progress=lambda splits: tqdm(splits, desc="held-out folds", unit="fold"),
             calibrate_with=args.calibrate_with,
             backend=args.backend,
+            peer_references=args.peer_references,
         )
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # Seed pairs carry no question scale; held-out metrics put them on the demo course's usual 5 points.
@@ -48,6 +48,32 @@ def build_training_set(*, corrections: Iterable[Pair], seed_pairs: Iterable[Pair
             seen.add(key)
             dataset.append(pair)
     return dataset
+
+
+def peer_reference_pairs(pairs: Iterable[Pair], *, seed: int) -> list[Pair]:
+    """Teacher-confirmed full-credit answers as extra references: one more pair for each graded answer.
+
+    Each answer of a question that has a full-credit answer (label 1.0) other than itself is paired with one of
+    them, picked by a hash of (seed, answer), and keeps its own label: a full-credit answer is a correct answer in
+    a student's words, so the answer deserves the same credit against it as against the reference. The model
+    sees each question's idea in more than the teacher's wording, and wrong answers next to right ones of the
+    same question (hard negatives). Pairs without a question are left alone: their reference is all they share.
+    """
+    by_question: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        if pair.question:
+            by_question.setdefault(pair.question, []).append(pair)
+    peers: list[Pair] = []
+    for question, group in sorted(by_question.items()):
+        full_credit = sorted({_normalized(p.sentence_0): p.sentence_0 for p in group if p.label >= 1.0}.items())
+        for pair in group:
+            own = _normalized(pair.sentence_0)
+            candidates = [text for key, text in full_credit if key != own]
+            if not candidates:
+                continue
+            pick = int(_unit_hash(seed=seed, kind="peer", key=f"{question}:{own}") * len(candidates))
+            peers.append(replace(pair, sentence_1=candidates[pick]))
+    return peers
 
 
 def dataset_sha256(pairs: Iterable[Pair]) -> str:

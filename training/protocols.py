@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv
+from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv, peer_reference_pairs
 from training.evaluation import (
     DEFAULT_KS,
     DEFAULT_SEEDS,
@@ -92,9 +92,19 @@ class CachedEncoder:
         return MeanPoolingEncoder(model_dir, backend=self.backend, threads=os.cpu_count() or 1)
 
 
-def training_pairs(items: Sequence[Item], seed_pairs: Sequence[Pair]) -> list[Pair]:
-    """The production recipe: graded answers as (answer, reference, grade) pairs, then the seed pairs."""
-    graded = [Pair(item.answer, item.reference, min(1.0, max(0.0, item.fraction))) for item in items]
+def training_pairs(
+    items: Sequence[Item], seed_pairs: Sequence[Pair], *, peer_references: bool = False, seed: int = 42
+) -> list[Pair]:
+    """The production recipe: graded answers as (answer, reference, grade) pairs, then the seed pairs.
+
+    ``peer_references`` adds one pair per graded answer against a full-credit answer of its question
+    (training.dataset.peer_reference_pairs)."""
+    graded = [
+        Pair(item.answer, item.reference, min(1.0, max(0.0, item.fraction)), question=item.question_id)
+        for item in items
+    ]
+    if peer_references:
+        graded += peer_reference_pairs(graded, seed=seed)
     return build_training_set(corrections=graded, seed_pairs=seed_pairs)
 
 
@@ -106,9 +116,15 @@ def fold_model(
     out_dir: Path,
     hyperparameters: Hyperparameters,
     seed_pairs: Sequence[Pair],
+    peer_references: bool = False,
 ) -> Path:
     """The model trained without ``test_split``, fine-tuned once and reused while its dataset is unchanged."""
-    pairs = training_pairs([item for item in items if item.split != test_split], seed_pairs)
+    pairs = training_pairs(
+        [item for item in items if item.split != test_split],
+        seed_pairs,
+        peer_references=peer_references,
+        seed=hyperparameters.seed,
+    )
     recipe = json.dumps(hyperparameters.as_dict(), sort_keys=True).encode("utf-8")
     digest = hashlib.sha256(dataset_sha256(pairs).encode("utf-8") + recipe).hexdigest()[:12]
     target = out_dir / "models" / f"{test_split}-e{hyperparameters.epochs}-{digest}"
@@ -134,6 +150,7 @@ def run_protocol(
     progress: Callable[[Sequence], Sequence] | None = None,
     calibrate_with: str = "base-mapped",
     backend: str = "sentence-transformers",
+    peer_references: bool = False,
 ) -> dict:
     """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning).
 
@@ -167,7 +184,8 @@ def run_protocol(
             encode = base_encoder
         else:
             model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
-                                   hyperparameters=hyperparameters, seed_pairs=seed_pairs)  # fmt: skip
+                                   hyperparameters=hyperparameters, seed_pairs=seed_pairs,
+                                   peer_references=peer_references)  # fmt: skip
             encode = CachedEncoder(model_dir, out_dir / "cache", backend=backend)
         calibration_encode = encode if calibrate_with == "fold" else base_encoder
         mapped = calibrate_with == "base-mapped" and encode is not base_encoder

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from grader.services.model_versions import gate_decision
-from training.dataset import Pair, split_held_out
+from training.dataset import Pair, peer_reference_pairs, split_held_out
 from training.evaluate import held_out_agreement, improvement
 
 
@@ -38,6 +38,31 @@ def test_the_same_answer_text_is_never_on_both_sides():
     pairs = [Pair("Same answer", f"reference {r}", 0.5, question="q") for r in range(30)] + _pairs(5, 5)
     split = split_held_out(pairs, question_fraction=0.0, answer_fraction=0.5, seed=1)
     assert not {p.sentence_0 for p in split.train} & {p.sentence_0 for p in split.held_out}
+
+
+def test_peer_references_pair_each_answer_with_another_full_credit_answer_of_its_question():
+    pairs = [
+        Pair("right one", "ref 1", 1.0, question="q1"),
+        Pair("right two", "ref 1", 1.0, question="q1"),
+        Pair("half right", "ref 1", 0.5, question="q1"),
+        Pair("wrong", "ref 1", 0.0, question="q1"),
+        Pair("only right answer", "ref 2", 1.0, question="q2"),
+        Pair("wrong too", "ref 2", 0.0, question="q2"),
+        Pair("no question", "ref 3", 1.0),
+        Pair("no question either", "ref 3", 0.2),
+    ]
+    peers = peer_reference_pairs(pairs, seed=42)
+    by_answer = {p.sentence_0: p for p in peers}
+    # Every answer keeps its own label and question; its new reference is a full-credit answer of the same
+    # question, never itself, never one of another question.
+    assert set(by_answer) == {"right one", "right two", "half right", "wrong", "wrong too"}
+    assert by_answer["right one"].sentence_1 == "right two"
+    assert by_answer["right two"].sentence_1 == "right one"
+    assert by_answer["half right"].sentence_1 in {"right one", "right two"}
+    assert (by_answer["wrong"].label, by_answer["wrong"].question) == (0.0, "q1")
+    assert by_answer["wrong too"].sentence_1 == "only right answer"
+    # The pick is fixed by the seed, whatever order the pairs come in.
+    assert sorted(peer_reference_pairs(list(reversed(pairs)), seed=42)) == sorted(peers)
 
 
 def _encoder_with_similarities(pairs: list[Pair], similarity: dict[str, float]):
