@@ -232,6 +232,11 @@ def main() -> None:
         action="store_true",
         help="fine-tune folds also on pairs against full-credit answers (training.dataset.peer_reference_pairs)",
     )
+    parser.add_argument(
+        "--hard-negatives",
+        action="store_true",
+        help="fine-tune folds also on negated references and copied questions at 0 (training.adversarial)",
+    )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
     parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
@@ -247,6 +252,7 @@ def main() -> None:
         + (f" --calibrate-with {args.calibrate_with}" if args.calibrate_with != "base-mapped" else "")
         + (f" --backend {args.backend}" if args.backend != "sentence-transformers" else "")
         + (" --peer-references" if args.peer_references else "")
+        + (" --hard-negatives" if args.hard_negatives else "")
     )
     from tqdm import tqdm
 
@@ -266,6 +272,7 @@ def main() -> None:
             calibrate_with=args.calibrate_with,
             backend=args.backend,
             peer_references=args.peer_references,
+            hard_negatives=args.hard_negatives,
         )
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from grader.scoring.text import content_words
+from training.dataset import Pair
 
 KINDS = ("negated_reference", "question_copy", "keyword_salad", "blank", "whitespace", "off_topic_padding")
 
@@ -80,3 +81,14 @@ def generate(questions: dict[str, tuple[str, str]], *, seed: int = 0) -> list[Ad
             if answers[kind] is not None
         )
     return cases
+
+
+def hard_negative_pairs(questions: dict[str, tuple[str, str]]) -> list[Pair]:
+    """Training pairs that teach the model what the guards catch: the reference negated and the question copied
+    as the answer, each worth nothing against the reference. ``questions``: question_id → (question, reference)."""
+    pairs = []
+    for question_id, (question, reference) in sorted(questions.items()):
+        for answer in (negate(reference), question):
+            if answer.strip() and answer.strip() != reference.strip():
+                pairs.append(Pair(answer, reference, 0.0, question=question_id))
+    return pairs

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.adversarial import hard_negative_pairs
 from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv, peer_reference_pairs
 from training.evaluation import (
     DEFAULT_KS,
@@ -93,7 +94,12 @@ class CachedEncoder:
 
 
 def training_pairs(
-    items: Sequence[Item], seed_pairs: Sequence[Pair], *, peer_references: bool = False, seed: int = 42
+    items: Sequence[Item],
+    seed_pairs: Sequence[Pair],
+    *,
+    peer_references: bool = False,
+    hard_negatives: bool = False,
+    seed: int = 42,
 ) -> list[Pair]:
     """The production recipe: graded answers as (answer, reference, grade) pairs, then the seed pairs.
 
@@ -105,6 +111,8 @@ def training_pairs(
     ]
     if peer_references:
         graded += peer_reference_pairs(graded, seed=seed)
+    if hard_negatives:
+        graded += hard_negative_pairs({item.question_id: (item.question, item.reference) for item in items})
     return build_training_set(corrections=graded, seed_pairs=seed_pairs)
 
 
@@ -117,12 +125,14 @@ def fold_model(
     hyperparameters: Hyperparameters,
     seed_pairs: Sequence[Pair],
     peer_references: bool = False,
+    hard_negatives: bool = False,
 ) -> Path:
     """The model trained without ``test_split``, fine-tuned once and reused while its dataset is unchanged."""
     pairs = training_pairs(
         [item for item in items if item.split != test_split],
         seed_pairs,
         peer_references=peer_references,
+        hard_negatives=hard_negatives,
         seed=hyperparameters.seed,
     )
     recipe = json.dumps(hyperparameters.as_dict(), sort_keys=True).encode("utf-8")
@@ -151,6 +161,7 @@ def run_protocol(
     calibrate_with: str = "base-mapped",
     backend: str = "sentence-transformers",
     peer_references: bool = False,
+    hard_negatives: bool = False,
 ) -> dict:
     """``hyperparameters`` None grades with the base model (calibration only, no fine-tuning).
 
@@ -185,7 +196,7 @@ def run_protocol(
         else:
             model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
                                    hyperparameters=hyperparameters, seed_pairs=seed_pairs,
-                                   peer_references=peer_references)  # fmt: skip
+                                   peer_references=peer_references, hard_negatives=hard_negatives)  # fmt: skip
             encode = CachedEncoder(model_dir, out_dir / "cache", backend=backend)
         calibration_encode = encode if calibrate_with == "fold" else base_encoder
         mapped = calibrate_with == "base-mapped" and encode is not base_encoder

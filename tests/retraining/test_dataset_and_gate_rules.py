@@ -105,3 +105,19 @@ def test_the_gate_promotes_only_a_candidate_better_by_the_margin(settings, candi
     assert decision["reason"].startswith("Promoted" if promote else "Rejected")
     assert gate_decision(evaluation={"held_out_size": 0}, has_parent=True)["promote"] is False
     assert gate_decision(evaluation={"held_out_size": 0}, has_parent=False)["promote"] is True
+
+
+def test_hard_negatives_are_the_negated_reference_and_the_copied_question_at_zero():
+    from training.adversarial import hard_negative_pairs
+
+    pairs = hard_negative_pairs(
+        {
+            "q1": ("What is a stack?", "A stack is a last-in first-out list."),
+            "q2": ("Same text", "Same text"),  # a question that repeats its reference teaches nothing at 0
+        }
+    )
+    assert [(p.sentence_0, p.sentence_1, p.label, p.question) for p in pairs] == [
+        ("A stack is not a last-in first-out list.", "A stack is a last-in first-out list.", 0.0, "q1"),
+        ("What is a stack?", "A stack is a last-in first-out list.", 0.0, "q1"),
+        ("It is not true that same text", "Same text", 0.0, "q2"),
+    ]
