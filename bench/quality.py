@@ -230,12 +230,12 @@ def main() -> None:
     parser.add_argument(
         "--peer-references",
         action="store_true",
-        help="fine-tune folds also on pairs against full-credit answers (training.dataset.peer_reference_pairs)",
+        help="fine-tune folds also on pairs against full-credit answers (tried, worse: docs/BENCHMARKS.md)",
     )
     parser.add_argument(
         "--hard-negatives",
         action="store_true",
-        help="fine-tune folds also on negated references and copied questions at 0 (training.adversarial)",
+        help="fine-tune folds also on negated references and copied questions at 0 (tried, worse: docs/BENCHMARKS.md)",
     )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
