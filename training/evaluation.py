@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.scoring.alignment import reference_alignment
 from grader.scoring.calibration import (
     Calibration,
     Evidence,
@@ -36,7 +37,7 @@ from grader.scoring.calibration import (
 )
 from grader.scoring.decision import decide
 from grader.scoring.features import MIN_PEERS, answer_features, demoted_similarity
-from grader.scoring.similarity_scale import DEMOTED, SimilarityScale
+from grader.scoring.similarity_scale import ALIGNMENT, DEMOTED, SimilarityScale
 from training.adversarial import generate as generate_adversarial
 from training.metrics import agreement, binary_agreement
 
@@ -104,13 +105,23 @@ class FoldOutput:
 
 
 class VectorTable:
-    """Text → L2-normalized vector for one model, encoded once."""
+    """Text → L2-normalized vector for one model, encoded once; and its token vectors, when ``encode`` has a
+    ``tokens`` method (training.protocols.CachedEncoder), for the alignment feature. Without one the alignment is
+    left to answer_features' stand-in."""
 
     def __init__(self, encode: Encode, texts: Sequence[str]):
         unique = sorted(set(texts))
         matrix = encode(unique) if unique else np.zeros((0, 384), dtype=np.float32)
         self._row = {text: i for i, text in enumerate(unique)}
         self._matrix = np.asarray(matrix, dtype=np.float32)
+        tokens = getattr(encode, "tokens", None)
+        self._tokens = dict(zip(unique, tokens(unique), strict=True)) if tokens is not None and unique else None
+
+    def alignment(self, answer: str, reference: str, question: str) -> float | None:
+        """grader.scoring.alignment.reference_alignment, as grading computes it; None without token vectors."""
+        if self._tokens is None:
+            return None
+        return reference_alignment(self._tokens[answer], [self._tokens[reference]], self._tokens[question].ids)
 
     def __getitem__(self, text: str) -> np.ndarray:
         return self._matrix[self._row[text]]
@@ -158,6 +169,7 @@ def _features(items: Sequence[Item], indices: Sequence[int], table: VectorTable,
                 question=item.question,
                 references=[item.reference],
                 demoted=demoted_similarity(np.array([similarity]), question_similarity, np.array([reference_question])),
+                alignment=table.alignment(item.answer, item.reference, item.question),
             )
     return np.stack([rows[index] for index in indices])
 
@@ -281,6 +293,7 @@ def _predict(item, index, features, evidence, table, calibration, *, k, seed) ->
         question_similarity=float(features[1]),
         consensus=float(features[2]) if features[3] else None,
         demoted=float(features[DEMOTED]),
+        alignment=float(features[ALIGNMENT]),
         vector=table[item.answer],
         answer=item.answer,
         question=item.question,
@@ -314,15 +327,22 @@ def _grade_adversarial(items, test, cases, table, calibration, scale: Similarity
         demoted = demoted_similarity(
             np.array([similarity]), question_similarity, np.array([table[case.reference] @ table[case.question]])
         )
+        alignment = table.alignment(case.answer, case.reference, case.question)
+        alignment = similarity if alignment is None else alignment  # answer_features' stand-in, before the map
         if scale is not None:
-            similarity, question_similarity, consensus, demoted = scale.similarities(
-                similarity=similarity, question_similarity=question_similarity, consensus=consensus, demoted=demoted
+            similarity, question_similarity, consensus, demoted, alignment = scale.similarities(
+                similarity=similarity,
+                question_similarity=question_similarity,
+                consensus=consensus,
+                demoted=demoted,
+                alignment=alignment,
             )
         decision = decide(
             similarity=similarity,
             question_similarity=question_similarity,
             consensus=consensus,
             demoted=demoted,
+            alignment=alignment,
             vector=vector,
             answer=case.answer,
             question=case.question,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.scoring.alignment import Tokens
 from training.adversarial import hard_negative_pairs
 from training.dataset import Pair, build_training_set, dataset_sha256, load_pairs_csv, peer_reference_pairs
 from training.evaluation import (
@@ -45,6 +46,8 @@ class CachedEncoder:
         self.model_dir = str(model_dir)
         self.backend = backend
         self._model = None
+        self._token_model = None
+        self._tokens: dict[str, Tokens] = {}
         identity = self.model_dir if backend == "sentence-transformers" else f"{self.model_dir}|{backend}"
         key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
         self.cache_path = cache_dir / f"{key}.npz"
@@ -63,6 +66,18 @@ class CachedEncoder:
             np.savez(self.cache_path, texts=np.array(texts_all), vectors=np.stack([self._cache[t] for t in texts_all]))
         return np.stack([self._cache[text] for text in texts])
 
+    def tokens(self, texts: list[str]) -> list[Tokens]:
+        """Each text's token vectors before pooling (grader.scoring.alignment), as the workers compute them; the
+        sentence-transformers backend takes them from the same weights run with torch. Kept in memory only."""
+        missing = [text for text in dict.fromkeys(texts) if text not in self._tokens]
+        if missing:
+            if self._token_model is None:
+                self._token_model = self._grading_model(backend="torch" if self.backend == "sentence-transformers"
+                                                        else self.backend)  # fmt: skip
+            _, encoded = self._token_model.encode_with_tokens(missing, batch_size=32, max_batch_tokens=256)
+            self._tokens.update(zip(missing, encoded, strict=True))
+        return [self._tokens[text] for text in texts]
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.backend == "sentence-transformers":
             if self._model is None:
@@ -76,13 +91,14 @@ class CachedEncoder:
             self._model = self._grading_model()
         return self._model.encode(texts, batch_size=32, max_batch_tokens=256)
 
-    def _grading_model(self):
+    def _grading_model(self, backend: str | None = None):
         import shutil
 
         from grader.scoring.encoder import ONNX_FILE, MeanPoolingEncoder
 
+        backend = backend or self.backend
         model_dir = Path(self.model_dir)
-        if self.backend != "torch" and not (model_dir / ONNX_FILE).exists():
+        if backend != "torch" and not (model_dir / ONNX_FILE).exists():
             from grader.scoring.onnx_export import export_onnx
 
             exported = self.cache_path.with_suffix("")
@@ -90,7 +106,7 @@ class CachedEncoder:
                 shutil.copytree(model_dir, exported, dirs_exist_ok=True)
                 export_onnx(exported)
             model_dir = exported
-        return MeanPoolingEncoder(model_dir, backend=self.backend, threads=os.cpu_count() or 1)
+        return MeanPoolingEncoder(model_dir, backend=backend, threads=os.cpu_count() or 1)
 
 
 def training_pairs(

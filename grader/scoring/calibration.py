@@ -146,10 +146,15 @@ class Calibration:
         cold_names = tuple(data.get("features") or ())
         feedback_names = tuple(data.get("feedback_features", FEEDBACK_FEATURE_NAMES[:5]))
         known = set(cold_names) <= set(FEATURE_NAMES) and set(feedback_names) <= set(FEEDBACK_FEATURE_NAMES)
+        # The products read features by position: a quadratic file fitted before a feature was appended still
+        # finds its interacting features where it left them.
+        interacting_in_place = all(index < len(cold_names) for index in INTERACTING) and (
+            cold_names == FEATURE_NAMES[: len(cold_names)]
+        )
         if (
             not known
             or cold_terms not in COLD_TERMS
-            or (cold_terms != "linear" and cold_names != FEATURE_NAMES)
+            or (cold_terms != "linear" and not interacting_in_place)
             or "similarity" not in cold_names
         ):
             raise ValueError("calibration was fitted on other features; refit it with `manage.py evaluate`")

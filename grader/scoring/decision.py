@@ -43,6 +43,7 @@ def decide(
     pass_fraction: float,
     review_risk: float,
     demoted: float | None = None,
+    alignment: float | None = None,
 ) -> Decision:
     """``review_risk``: the probability of a wrong pass/fail decision the teacher accepts before reviewing."""
     features = answer_features(
@@ -53,6 +54,7 @@ def decide(
         question=question,
         references=references,
         demoted=demoted,
+        alignment=alignment,
     )
     cold = calibration.cold_fraction(features)
     fraction = calibration.fraction(cold=cold, vector=vector, evidence=evidence)

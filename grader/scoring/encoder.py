@@ -7,11 +7,13 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
+from grader.scoring.alignment import Tokens, content_token_table
 from grader.scoring.similarity_scale import SimilarityScale
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,18 @@ class Encoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text (cosine similarity is then a dot product)."""
         return self.model.encode(
+            texts,
+            batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
+            max_batch_tokens=settings.GRADER_ENCODE_MAX_BATCH_TOKENS or None,
+        )
+
+    def token_ids(self, text: str) -> list[int]:
+        """The text's token ids without the special tokens, as the model reads them; no model run."""
+        return self.model.token_ids(text)
+
+    def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+        """``encode``, and each text's token vectors from the same model run (grader.scoring.alignment)."""
+        return self.model.encode_with_tokens(
             texts,
             batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
             max_batch_tokens=settings.GRADER_ENCODE_MAX_BATCH_TOKENS or None,
@@ -121,12 +135,41 @@ class MeanPoolingEncoder:
             self._model = AutoModel.from_pretrained(str(path)).eval()
             self.dimension = self._model.config.hidden_size
 
+    @cached_property
+    def content_table(self) -> np.ndarray:
+        """Which of the vocabulary's wordpieces can carry content, by id (grader.scoring.alignment)."""
+        return content_token_table(self.tokenizer.get_vocab())
+
+    def token_ids(self, text: str) -> list[int]:
+        """The text's token ids as encode sees them, without the special tokens; no model run."""
+        encoding = self.tokenizer.encode(self._prepare(text))
+        return [i for i, special in zip(encoding.ids, encoding.special_tokens_mask, strict=True) if not special]
+
+    def _prepare(self, text: str) -> str:
+        return text.strip().lower() if self.lower_case else text.strip()
+
     def encode(self, texts: list[str], *, batch_size: int, max_batch_tokens: int | None = None) -> np.ndarray:
         """One normalized vector per text. A batch holds at most ``batch_size`` texts and, when given, at most
         ``max_batch_tokens`` padded tokens: 32 answers of 256 tokens would otherwise need ~300 MB of
         activations at once, which a process keeps as resident memory for the rest of its life."""
-        texts = [text.strip().lower() if self.lower_case else text.strip() for text in texts]
-        encoded = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
+        return self._encode(texts, batch_size=batch_size, max_batch_tokens=max_batch_tokens, with_tokens=False)[0]
+
+    def encode_with_tokens(
+        self, texts: list[str], *, batch_size: int, max_batch_tokens: int | None = None
+    ) -> tuple[np.ndarray, list[Tokens]]:
+        """``encode``, and each text's token vectors before pooling (grader.scoring.alignment): no extra run."""
+        vectors, tokens = self._encode(
+            texts, batch_size=batch_size, max_batch_tokens=max_batch_tokens, with_tokens=True
+        )
+        return vectors, [token for token in tokens if token is not None]
+
+    def _encode(
+        self, texts: list[str], *, batch_size: int, max_batch_tokens: int | None, with_tokens: bool
+    ) -> tuple[np.ndarray, list[Tokens | None]]:
+        texts = [self._prepare(text) for text in texts]
+        encodings = self.tokenizer.encode_batch(texts)
+        encoded = [encoding.ids for encoding in encodings]
+        tokens: list[Tokens | None] = [None] * len(texts)
         # Longest first, as sentence-transformers does, so each batch pads little; tokens, not characters.
         order = sorted(range(len(texts)), key=lambda index: -len(encoded[index]))
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -137,11 +180,16 @@ class MeanPoolingEncoder:
             for position, row in enumerate(rows):
                 input_ids[position, : len(encoded[row])] = encoded[row]
                 attention_mask[position, : len(encoded[row])] = 1
-            tokens = self._forward(input_ids, attention_mask)
+            tokens_out = self._forward(input_ids, attention_mask)
             mask = attention_mask[..., None].astype(np.float32)
-            mean = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            mean = (tokens_out * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             vectors[rows] = mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
-        return vectors
+            if with_tokens:
+                for position, row in enumerate(rows):
+                    keep = [not special for special in encodings[row].special_tokens_mask]
+                    ids = np.asarray(encoded[row])[keep]
+                    tokens[row] = Tokens.build(ids, tokens_out[position, : len(encoded[row])][keep], self.content_table)
+        return vectors, tokens
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Token embeddings, shape (batch, tokens, dimension), float32."""

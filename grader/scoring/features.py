@@ -24,6 +24,9 @@ FEATURE_NAMES = (
     # similarity to the best reference once the question's direction is taken out of both vectors: what the
     # answer shares with the reference beyond restating the question
     "demoted_similarity",
+    # the best reference's key tokens (content, not the question's) matched in the answer, in context
+    # (grader.scoring.alignment): how much of the reference the answer covers, not only how close it is on average
+    "reference_alignment",
 )
 
 # Below this many earlier answers a centroid says more about one student than about the class.
@@ -56,8 +59,10 @@ def answer_features(
     question: str,
     references: Sequence[str],
     demoted: float | None = None,
+    alignment: float | None = None,
 ) -> np.ndarray:
-    """One row in FEATURE_NAMES order. ``demoted``: see demoted_similarity; without it, the similarity stands in."""
+    """One row in FEATURE_NAMES order. ``demoted``: see demoted_similarity; ``alignment``: see
+    grader.scoring.alignment.reference_alignment; without either, the similarity stands in."""
     answer_words = set(content_words(answer))
     question_words = set(content_words(question))
     coverage = 0.0
@@ -78,6 +83,7 @@ def answer_features(
             math.log1p(len(answer.split())),
             overlap,
             similarity if demoted is None else demoted,
+            similarity if alignment is None else alignment,
         ],
         dtype=float,
     )

@@ -9,6 +9,7 @@ from decimal import Decimal
 import numpy as np
 
 from grader.models import ModelVersion, Question, ReferenceAnswer
+from grader.scoring.alignment import Tokens
 from grader.scoring.encoder import Encoder
 from grader.scoring.references import reference_vectors, reference_vectors_for
 from grader.scoring.review import review_answers
@@ -32,21 +33,22 @@ def score_answers(
     question: Question,
     answers: Sequence[str],
     answer_matrix: np.ndarray | None = None,
+    answer_tokens: Sequence[Tokens] | None = None,
     reference_matrix: np.ndarray | None = None,
 ) -> list[Score]:
     """Best cosine similarity over the question's references for each answer, calibrated to points.
 
     Answers are encoded together in one call: that is where the time goes, and batching is what makes it fast.
-    ``answer_matrix`` and ``reference_matrix``, when given, are those encodings done already (by
-    ``score_answer_batch``, which encodes the answers of many questions at once).
+    ``answer_matrix`` with ``answer_tokens``, and ``reference_matrix``, when given, are those encodings done
+    already (by ``score_answer_batch``, which encodes the answers of many questions at once).
     """
     references = list(question.reference_answers.all())
     if not references:
         raise ValueError(f"question {question.pk} has no reference answer")
     if reference_matrix is None:
         reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=references)
-    if answer_matrix is None:
-        answer_matrix = encoder.encode(list(answers))
+    if answer_matrix is None or answer_tokens is None:
+        answer_matrix, answer_tokens = encoder.encode_with_tokens(list(answers))
     similarity_matrix = np.clip(answer_matrix @ reference_matrix.T, -1.0, 1.0)
     # Calibration, confidence and review (grader.scoring.review): similarities → points, confidence, needs_review.
     decisions = review_answers(
@@ -55,6 +57,7 @@ def score_answers(
         question=question,
         answers=list(answers),
         answer_vectors=answer_matrix,
+        answer_tokens=answer_tokens,
         reference_similarities=similarity_matrix,
         references=[reference.text for reference in references],
         reference_matrix=reference_matrix,
@@ -87,7 +90,7 @@ def score_answer_batch(
     """
     if not items:
         return []
-    answer_matrix = encoder.encode([answer for _, answer in items])
+    answer_matrix, answer_tokens = encoder.encode_with_tokens([answer for _, answer in items])
     questions = {question.pk: question for question, _ in items}
     references_by_question = {pk: list(question.reference_answers.all()) for pk, question in questions.items()}
     for pk, references in references_by_question.items():
@@ -110,6 +113,7 @@ def score_answer_batch(
             question=questions[pk],
             answers=[items[row][1] for row in rows],
             answer_matrix=answer_matrix[rows],
+            answer_tokens=[answer_tokens[row] for row in rows],
             reference_matrix=np.stack([vectors[reference.id] for reference in references]),
         )
         for row, score in zip(rows, question_scores, strict=True):

@@ -18,11 +18,12 @@ import numpy as np
 from django.conf import settings
 
 from grader.models import AnswerEmbedding, ModelVersion, Question, Submission
+from grader.scoring.alignment import Tokens, reference_alignment
 from grader.scoring.calibration import Calibration, Evidence
 from grader.scoring.decision import Decision, decide
 from grader.scoring.encoder import Encoder
 from grader.scoring.features import MIN_PEERS, answer_features, demoted_similarity
-from grader.scoring.references import reference_vectors
+from grader.scoring.references import reference_tokens, reference_vectors
 
 _prompt_lock = threading.Lock()
 _prompt_vectors: dict[tuple[int | None, str], np.ndarray] = {}
@@ -63,13 +64,22 @@ def _prompt_vector(encoder: Encoder, prompt: str) -> np.ndarray:
 
 
 def _on_base_scale(
-    encoder: Encoder, similarity: float, question_similarity: float, consensus: float | None, demoted: float
-) -> tuple[float, float, float | None, float]:
+    encoder: Encoder,
+    similarity: float,
+    question_similarity: float,
+    consensus: float | None,
+    demoted: float,
+    alignment: float,
+) -> tuple[float, float, float | None, float, float]:
     """The similarities as the calibration, the ramp and the guards expect them: on the base model's scale."""
     if encoder.scale is None:
-        return similarity, question_similarity, consensus, demoted
+        return similarity, question_similarity, consensus, demoted, alignment
     return encoder.scale.similarities(
-        similarity=similarity, question_similarity=question_similarity, consensus=consensus, demoted=demoted
+        similarity=similarity,
+        question_similarity=question_similarity,
+        consensus=consensus,
+        demoted=demoted,
+        alignment=alignment,
     )
 
 
@@ -99,26 +109,30 @@ def _evidence(
     if missing:
         # Corrected before this model version existed: encode once now, graded as if new.
         texts = [by_sha[sha][0] for sha in missing]
-        vectors = encoder.encode(texts)
+        vectors, tokens = encoder.encode_with_tokens(texts)
         reference_rows = list(question.reference_answers.all())
         references = [reference.text for reference in reference_rows]
         reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=reference_rows)
+        references_tokens = reference_tokens(encoder=encoder, model_version=model_version, texts=references)
+        question_ids = encoder.token_ids(question.prompt)
         reference_questions = reference_matrix @ prompt_vector
-        for sha, text, vector in zip(missing, texts, vectors, strict=True):
+        for sha, text, vector, answer_tokens in zip(missing, texts, vectors, tokens, strict=True):
             answer_references = reference_matrix @ vector
             question_similarity = float(prompt_vector @ vector)
-            similarity, question_similarity, _, demoted = _on_base_scale(
+            similarity, question_similarity, _, demoted, alignment = _on_base_scale(
                 encoder,
                 float(np.max(answer_references)),
                 question_similarity,
                 None,
                 demoted_similarity(answer_references, question_similarity, reference_questions),
+                reference_alignment(answer_tokens, references_tokens, question_ids),
             )
             features = answer_features(
                 similarity=similarity,
                 question_similarity=question_similarity,
                 consensus=None,
                 demoted=demoted,
+                alignment=alignment,
                 answer=text,
                 question=question.prompt,
                 references=references,
@@ -148,15 +162,18 @@ def review_answers(
     question: Question,
     answers: Sequence[str],
     answer_vectors: np.ndarray,
+    answer_tokens: Sequence[Tokens],
     reference_similarities: np.ndarray,
     references: Sequence[str],
     reference_matrix: np.ndarray,
 ) -> list[Decision]:
     """One decision per answer. ``reference_similarities``: shape (answers, references); ``reference_matrix``:
-    the references' vectors, one row each."""
+    the references' vectors, one row each; ``answer_tokens``: the answers' token vectors, for the alignment."""
     calibration = calibration_for(question)
     prompt_vector = _prompt_vector(encoder, question.prompt)
     reference_questions = reference_matrix @ prompt_vector
+    references_tokens = reference_tokens(encoder=encoder, model_version=model_version, texts=references)
+    question_ids = encoder.token_ids(question.prompt)
     evidence = _evidence(encoder=encoder, model_version=model_version, question=question, calibration=calibration,
                          prompt_vector=prompt_vector)  # fmt: skip
     peers = AnswerEmbedding.objects.filter(question=question, model_version=model_version).order_by("-id")
@@ -169,25 +186,28 @@ def review_answers(
     risk = settings.GRADER_REVIEW_RISK if question.review_risk is None else question.review_risk
     decisions = []
     new_rows: list[AnswerEmbedding] = []
-    for answer, vector, similarities in zip(answers, answer_vectors, reference_similarities, strict=True):
+    rows = zip(answers, answer_vectors, answer_tokens, reference_similarities, strict=True)
+    for answer, vector, tokens, similarities in rows:
         sha = _sha(answer)
         total, count = peer_total, len(peer_shas)
         if sha in peer_shas:  # the same text seen before must not vote for itself
             total, count = peer_total - vector, count - 1
         norm = float(np.linalg.norm(total))
         question_similarity = float(prompt_vector @ vector)
-        similarity, question_similarity, consensus, demoted = _on_base_scale(
+        similarity, question_similarity, consensus, demoted, alignment = _on_base_scale(
             encoder,
             float(np.max(similarities)),
             question_similarity,
             float(vector @ total / norm) if count >= MIN_PEERS and norm > 0 else None,
             demoted_similarity(similarities, question_similarity, reference_questions),
+            reference_alignment(tokens, references_tokens, question_ids),
         )
         decision = decide(
             similarity=similarity,
             question_similarity=question_similarity,
             consensus=consensus,
             demoted=demoted,
+            alignment=alignment,
             vector=vector,
             answer=answer,
             question=question.prompt,

@@ -2,11 +2,11 @@
 
 Fine-tuning makes the model rank answers better (Mohler: higher Pearson at every k) but spreads its cosine
 similarities differently: every threshold fitted or set on the base model's scale (the calibration file, the
-similarity ramp, the guards) then mis-scales its grades. A version therefore carries a quantile map of the four
+similarity ramp, the guards) then mis-scales its grades. A version therefore carries a quantile map of its
 similarity features (to the references, to the question, to the class's consensus, to the references with the
-question demoted), fitted when it is trained on answers it did not train on, encoded by it and by the base model.
-No grade is used; the map preserves the version's ranking and takes the base model's spread. docs/BENCHMARKS.md
-has the measurements.
+question demoted, the token alignment with the references), fitted when it is trained on answers it did not
+train on, encoded by it and by the base model. No grade is used; the map preserves the version's ranking and
+takes the base model's spread. docs/BENCHMARKS.md has the measurements.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import numpy as np
 
 SCALE_FILE = "similarity_scale.json"
 # Feature columns (grader.scoring.features.FEATURE_NAMES); column 3 says whether the consensus is real.
-SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, HAS_CONSENSUS, DEMOTED = 0, 1, 2, 3, 7
-MAPPED = (SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, DEMOTED)
+SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, HAS_CONSENSUS, DEMOTED, ALIGNMENT = 0, 1, 2, 3, 7, 8
+MAPPED = (SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, DEMOTED, ALIGNMENT)
 _NAMES = {
     SIMILARITY: "similarity",
     QUESTION_SIMILARITY: "question_similarity",
     CONSENSUS: "consensus",
     DEMOTED: "demoted_similarity",
+    ALIGNMENT: "reference_alignment",
 }
 # Quantiles kept per feature: enough for a smooth map, small enough for a few-kB JSON beside the model.
 KNOTS = 101
@@ -58,13 +59,20 @@ class SimilarityScale:
         return float(np.interp(value, source, target))
 
     def similarities(
-        self, *, similarity: float, question_similarity: float, consensus: float | None, demoted: float
-    ) -> tuple[float, float, float | None, float]:
+        self,
+        *,
+        similarity: float,
+        question_similarity: float,
+        consensus: float | None,
+        demoted: float,
+        alignment: float,
+    ) -> tuple[float, float, float | None, float, float]:
         return (
             self.value(SIMILARITY, similarity),
             self.value(QUESTION_SIMILARITY, question_similarity),
             None if consensus is None else self.value(CONSENSUS, consensus),
             self.value(DEMOTED, demoted),
+            self.value(ALIGNMENT, alignment),
         )
 
     def apply(self, x: np.ndarray) -> np.ndarray:

@@ -10,9 +10,11 @@ import numpy as np
 from django.conf import settings
 
 from grader.models import Submission
+from grader.scoring.alignment import reference_alignment
 from grader.scoring.encoder import MeanPoolingEncoder, base_model_path, torch_threads
 from grader.scoring.features import FEATURE_NAMES, MIN_PEERS, demoted_similarity
 from grader.scoring.similarity_scale import (
+    ALIGNMENT,
     CONSENSUS,
     DEMOTED,
     HAS_CONSENSUS,
@@ -41,23 +43,25 @@ def _scale_sample() -> list[Submission]:
 
 def similarity_features(model_dir: str | Path, sample: list[Submission]) -> np.ndarray:
     """Rows in FEATURE_NAMES order with the columns the map reads filled: the similarity to the best reference, to
-    the question, to the consensus, whether there is a consensus, and the question-demoted similarity.
+    the question, to the consensus, whether there is a consensus, the question-demoted similarity and the token
+    alignment with the references.
 
     The consensus is the centroid of the sample's other answers to the same question, as grading uses the
     question's earlier answers; with fewer than MIN_PEERS of them the column holds the similarity.
     """
     model = MeanPoolingEncoder(model_dir, backend="torch", threads=torch_threads())
 
-    def encode(texts: list[str]) -> np.ndarray:
-        return model.encode(
+    def encode(texts: list[str]):
+        return model.encode_with_tokens(
             texts,
             batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
             max_batch_tokens=settings.GRADER_ENCODE_MAX_BATCH_TOKENS or None,
         )
 
-    answers = encode([submission.answer for submission in sample])
+    answers, answer_tokens = encode([submission.answer for submission in sample])
     questions = {submission.question_id: submission.question for submission in sample}
-    prompts = dict(zip(questions, encode([q.prompt for q in questions.values()]), strict=True))
+    prompts = dict(zip(questions, encode([q.prompt for q in questions.values()])[0], strict=True))
+    prompt_ids = {question_id: model.token_ids(question.prompt) for question_id, question in questions.items()}
     references = {
         question_id: encode([reference.text for reference in question.reference_answers.all()])
         for question_id, question in questions.items()
@@ -68,21 +72,23 @@ def similarity_features(model_dir: str | Path, sample: list[Submission]) -> np.n
     features = np.zeros((len(sample), len(FEATURE_NAMES)))
     for question_id, rows in by_question.items():
         total = answers[rows].sum(axis=0)
-        reference_questions = references[question_id] @ prompts[question_id]
+        reference_matrix, reference_tokens = references[question_id]
+        reference_questions = reference_matrix @ prompts[question_id]
         for row in rows:
             vector = answers[row]
-            answer_references = references[question_id] @ vector
+            answer_references = reference_matrix @ vector
             similarity = float(np.max(answer_references))
             question_similarity = float(prompts[question_id] @ vector)
             others = total - vector
             norm = float(np.linalg.norm(others))
             has_consensus = len(rows) - 1 >= MIN_PEERS and norm > 0
-            features[row, [SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, HAS_CONSENSUS, DEMOTED]] = (
+            features[row, [SIMILARITY, QUESTION_SIMILARITY, CONSENSUS, HAS_CONSENSUS, DEMOTED, ALIGNMENT]] = (
                 similarity,
                 question_similarity,
                 float(vector @ others / norm) if has_consensus else similarity,
                 1.0 if has_consensus else 0.0,
                 demoted_similarity(answer_references, question_similarity, reference_questions),
+                reference_alignment(answer_tokens[row], reference_tokens, prompt_ids[question_id]),
             )
     return features
 
