@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.scoring.alignment import reference_alignment
+from grader.scoring.alignment import Tokens, reference_alignment
 from grader.scoring.calibration import (
     Calibration,
     Evidence,
@@ -117,6 +117,12 @@ class VectorTable:
         tokens = getattr(encode, "tokens", None)
         self._tokens = dict(zip(unique, tokens(unique), strict=True)) if tokens is not None and unique else None
 
+    def tokens(self, text: str) -> Tokens | None:
+        return None if self._tokens is None else self._tokens[text]
+
+    def tokens_many(self, texts: Sequence[str]) -> tuple[Tokens, ...] | None:
+        return None if self._tokens is None else tuple(self._tokens[text] for text in texts)
+
     def alignment(self, answer: str, reference: str, question: str) -> float | None:
         """grader.scoring.alignment.reference_alignment, as grading computes it; None without token vectors."""
         if self._tokens is None:
@@ -200,7 +206,8 @@ def fit_calibration(
                 for evidence, rest in _feedback_splits(items, indices, cold_by_index, table, k=k, seed=100 + seed):
                     for index in rest:
                         vector = table[items[index].answer]
-                        rows.append(_feedback_row(cold=cold_by_index[index], vector=vector, evidence=evidence))
+                        rows.append(_feedback_row(cold=cold_by_index[index], vector=vector, evidence=evidence,
+                                                  tokens=table.tokens(items[index].answer)))  # fmt: skip
                         targets.append(items[index].fraction)
         if rows:
             feedback, _ = fit_linear(np.array(rows), np.array(targets))
@@ -226,6 +233,7 @@ def _feedback_splits(items, indices, cold_by_index, table, *, k, seed):
                 teacher=np.array([items[i].fraction for i in graded]),
                 cold=np.array([cold_by_index[i] for i in graded]),
                 vectors=table.many([items[i].answer for i in graded]),
+                tokens=table.tokens_many([items[i].answer for i in graded]),
             ),
             rest,
         )
@@ -294,6 +302,7 @@ def _predict(item, index, features, evidence, table, calibration, *, k, seed) ->
         consensus=float(features[2]) if features[3] else None,
         demoted=float(features[DEMOTED]),
         alignment=float(features[ALIGNMENT]),
+        tokens=table.tokens(item.answer),
         vector=table[item.answer],
         answer=item.answer,
         question=item.question,

@@ -21,9 +21,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.scoring.alignment import Tokens, answer_agreement
 from grader.scoring.features import FEATURE_NAMES
 
-FEEDBACK_FEATURE_NAMES = ("cold", "shift", "neighbours", "neighbours_x_closeness", "closeness", "neighbour_error")
+FEEDBACK_FEATURE_NAMES = (
+    "cold",
+    "shift",
+    "neighbours",
+    "neighbours_x_closeness",
+    "closeness",
+    "neighbour_error",
+    # the same two, with the corrected answers weighted by token agreement (grader.scoring.alignment) instead of
+    # the cosine of their sentence vectors
+    "aligned_neighbours",
+    "aligned_neighbour_error",
+)
 # The cold stage's terms: "linear" (the features), or "quadratic" (also the products of INTERACTING's pairs).
 COLD_TERMS = ("linear", "quadratic")
 INTERACTING = tuple(
@@ -34,6 +46,9 @@ _PAIRS = tuple((a, b) for i, a in enumerate(INTERACTING) for b in INTERACTING[i:
 SHIFT_SHRINK = 3.0
 # Sharpness of the neighbour weights: cosine 0.05 apart is a factor e between two corrected answers.
 NEIGHBOUR_TEMPERATURE = 0.05
+# The same for token agreement, whose values lie closer together: 0.1 apart is a factor e. Chosen on Mohler folds
+# 1-6 among 0.02, 0.05, 0.1 and 0.2 (docs/BENCHMARKS.md).
+AGREEMENT_TEMPERATURE = 0.1
 DEFAULT_ERROR_STD = 0.2  # of full points: the cold model's typical error before anything is known
 
 
@@ -44,6 +59,7 @@ class Evidence:
     teacher: np.ndarray  # shape (k,)
     cold: np.ndarray  # shape (k,)
     vectors: np.ndarray  # shape (k, dim), L2-normalized; may be (k, 0) when unknown
+    tokens: tuple[Tokens, ...] | None = None  # the answers' token vectors, one each, when known
 
     @classmethod
     def empty(cls) -> Evidence:
@@ -114,10 +130,13 @@ class Calibration:
             features = features[[FEATURE_NAMES.index(name) for name in self.cold_feature_names]]
         return _clip01(float(self.cold.predict(cold_design(features[None, :], self.cold_terms))[0]))
 
-    def fraction(self, *, cold: float, vector: np.ndarray | None, evidence: Evidence) -> float:
+    def fraction(
+        self, *, cold: float, vector: np.ndarray | None, evidence: Evidence, tokens: Tokens | None = None
+    ) -> float:
+        """``tokens``: the answer's token vectors, for the aligned neighbours (see feedback_features)."""
         if len(evidence) == 0:
             return cold
-        row = feedback_features(cold=cold, vector=vector, evidence=evidence)
+        row = feedback_features(cold=cold, vector=vector, evidence=evidence, tokens=tokens)
         if self.feedback is None:
             return _clip01(row[0] + row[1])
         if self.feedback_feature_names != FEEDBACK_FEATURE_NAMES:
@@ -175,11 +194,15 @@ class Calibration:
         )
 
 
-def feedback_features(*, cold: float, vector: np.ndarray | None, evidence: Evidence) -> np.ndarray:
+def feedback_features(
+    *, cold: float, vector: np.ndarray | None, evidence: Evidence, tokens: Tokens | None = None
+) -> np.ndarray:
+    """One row in FEEDBACK_FEATURE_NAMES order. Without token vectors (of the answer or of the evidence) the
+    aligned neighbours are the sentence-vector ones."""
     k = len(evidence)
     shift = float(np.mean(evidence.teacher - evidence.cold)) * k / (k + SHIFT_SHRINK)
     if vector is None or evidence.vectors.shape[1] == 0:
-        return np.array([cold, shift, cold, 0.0, 0.0, shift])
+        return np.array([cold, shift, cold, 0.0, 0.0, shift, cold, shift])
     similarities = evidence.vectors @ vector
     weights = np.exp((similarities - similarities.max()) / NEIGHBOUR_TEMPERATURE)
     weights /= weights.sum()
@@ -188,7 +211,18 @@ def feedback_features(*, cold: float, vector: np.ndarray | None, evidence: Evide
     # How far the cold grade was off on the answers most like this one: the shift, but local. On Mohler it
     # is worth +0.01 Pearson at 2 to 20 corrections (docs/BENCHMARKS.md).
     neighbour_error = float(weights @ (evidence.teacher - evidence.cold))
-    return np.array([cold, shift, neighbours, neighbours * closeness, closeness, neighbour_error])
+    aligned, aligned_error = neighbours, neighbour_error
+    if tokens is not None and evidence.tokens is not None:
+        # Sentence vectors are means: two answers can be close while stating different ideas. Token agreement
+        # asks whether they state the same ones. On Mohler worth +0.02 Pearson with ten corrections.
+        agreements = np.array([answer_agreement(tokens, other) for other in evidence.tokens])
+        aligned_weights = np.exp((agreements - agreements.max()) / AGREEMENT_TEMPERATURE)
+        aligned_weights /= aligned_weights.sum()
+        aligned = float(aligned_weights @ evidence.teacher)
+        aligned_error = float(aligned_weights @ (evidence.teacher - evidence.cold))
+    return np.array(
+        [cold, shift, neighbours, neighbours * closeness, closeness, neighbour_error, aligned, aligned_error]
+    )
 
 
 def error_std(*, calibration: Calibration, evidence: Evidence) -> float:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from grader.scoring.alignment import Tokens
 from grader.scoring.calibration import Calibration, Evidence, error_std, pass_confidence
 from grader.scoring.features import answer_features
 from grader.scoring.guards import check_answer
@@ -44,8 +45,10 @@ def decide(
     review_risk: float,
     demoted: float | None = None,
     alignment: float | None = None,
+    tokens: Tokens | None = None,
 ) -> Decision:
-    """``review_risk``: the probability of a wrong pass/fail decision the teacher accepts before reviewing."""
+    """``review_risk``: the probability of a wrong pass/fail decision the teacher accepts before reviewing.
+    ``tokens``: the answer's token vectors, for the corrected answers it agrees with (calibration)."""
     features = answer_features(
         similarity=similarity,
         question_similarity=question_similarity,
@@ -57,7 +60,7 @@ def decide(
         alignment=alignment,
     )
     cold = calibration.cold_fraction(features)
-    fraction = calibration.fraction(cold=cold, vector=vector, evidence=evidence)
+    fraction = calibration.fraction(cold=cold, vector=vector, evidence=evidence, tokens=tokens)
     guard = check_answer(answer=answer, question=question, references=references, pass_fraction=pass_fraction)
     reasons = list(guard.reasons)
     if guard.cap_fraction is not None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,10 +22,11 @@ from grader.scoring.encoder import Encoder
 _memory: dict[tuple[int, int], tuple[str, np.ndarray]] = {}
 _memory_version: int | None = None
 _memory_lock = threading.Lock()
-# (model version id, reference text sha256) -> the reference's token vectors (grader.scoring.alignment). In memory
-# only: a reference's token matrix is ~40 kB against 1.5 kB for its vector, and encoding one reference again
-# when a process first needs it costs a few milliseconds, once.
-_token_memory: dict[tuple[int, str], Tokens] = {}
+# (model version id, text sha256) -> the text's token vectors (grader.scoring.alignment), for references and
+# corrected answers. In memory only, least recently used first out: a token matrix is ~15-40 kB (float16) against
+# 1.5 kB for a sentence vector, and encoding a text again when a process first needs it costs a few milliseconds.
+_token_memory: OrderedDict[tuple[int, str], Tokens] = OrderedDict()
+TOKEN_MEMORY_TEXTS = 2048
 
 
 def _text_sha256(text: str) -> str:
@@ -120,17 +123,24 @@ def reference_vectors(
     return np.stack([vectors[reference.id] for reference in references])
 
 
-def reference_tokens(*, encoder: Encoder, model_version: ModelVersion, texts: Sequence[str]) -> list[Tokens]:
-    """The references' token vectors (grader.scoring.alignment), in the order given: what this process lacks is
-    encoded in one call and kept for the model version."""
+def text_tokens(*, encoder: Encoder, model_version: ModelVersion, texts: Sequence[str]) -> list[Tokens]:
+    """The texts' token vectors (grader.scoring.alignment), in the order given: what this process lacks is
+    encoded in one call and kept for the model version (kept in float16: cosines move by ~1e-3)."""
     global _memory_version
     keys = [(model_version.pk, _text_sha256(text)) for text in texts]
+    found: dict[tuple[int, str], Tokens] = {}
     with _memory_lock:
-        found = {key: _token_memory[key] for key in keys if key in _token_memory}
+        for key in keys:
+            if key in _token_memory:
+                _token_memory.move_to_end(key)
+                found[key] = _token_memory[key]
     missing = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in found))
     if missing:
         _, encoded = encoder.encode_with_tokens(missing)
-        new = {(model_version.pk, _text_sha256(text)): tokens for text, tokens in zip(missing, encoded, strict=True)}
+        new = {
+            (model_version.pk, _text_sha256(text)): replace(tokens, vectors=tokens.vectors.astype(np.float16))
+            for text, tokens in zip(missing, encoded, strict=True)
+        }
         found.update(new)
         with _memory_lock:
             if _memory_version != model_version.pk:
@@ -138,4 +148,6 @@ def reference_tokens(*, encoder: Encoder, model_version: ModelVersion, texts: Se
                 _token_memory.clear()
                 _memory_version = model_version.pk
             _token_memory.update(new)
+            while len(_token_memory) > TOKEN_MEMORY_TEXTS:
+                _token_memory.popitem(last=False)
     return [found[key] for key in keys]

@@ -23,7 +23,7 @@ from grader.scoring.calibration import Calibration, Evidence
 from grader.scoring.decision import Decision, decide
 from grader.scoring.encoder import Encoder
 from grader.scoring.features import MIN_PEERS, answer_features, demoted_similarity
-from grader.scoring.references import reference_tokens, reference_vectors
+from grader.scoring.references import reference_vectors, text_tokens
 
 _prompt_lock = threading.Lock()
 _prompt_vectors: dict[tuple[int | None, str], np.ndarray] = {}
@@ -113,7 +113,7 @@ def _evidence(
         reference_rows = list(question.reference_answers.all())
         references = [reference.text for reference in reference_rows]
         reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=reference_rows)
-        references_tokens = reference_tokens(encoder=encoder, model_version=model_version, texts=references)
+        references_tokens = text_tokens(encoder=encoder, model_version=model_version, texts=references)
         question_ids = encoder.token_ids(question.prompt)
         reference_questions = reference_matrix @ prompt_vector
         for sha, text, vector, answer_tokens in zip(missing, texts, vectors, tokens, strict=True):
@@ -152,6 +152,7 @@ def _evidence(
         teacher=np.array([float(by_sha[sha][1]) / max_points for sha in shas]),
         cold=np.array([stored[sha].cold_fraction for sha in shas]),
         vectors=np.stack([_vector(stored[sha]) for sha in shas]),
+        tokens=tuple(text_tokens(encoder=encoder, model_version=model_version, texts=[by_sha[sha][0] for sha in shas])),
     )
 
 
@@ -172,7 +173,7 @@ def review_answers(
     calibration = calibration_for(question)
     prompt_vector = _prompt_vector(encoder, question.prompt)
     reference_questions = reference_matrix @ prompt_vector
-    references_tokens = reference_tokens(encoder=encoder, model_version=model_version, texts=references)
+    references_tokens = text_tokens(encoder=encoder, model_version=model_version, texts=references)
     question_ids = encoder.token_ids(question.prompt)
     evidence = _evidence(encoder=encoder, model_version=model_version, question=question, calibration=calibration,
                          prompt_vector=prompt_vector)  # fmt: skip
@@ -208,6 +209,7 @@ def review_answers(
             consensus=consensus,
             demoted=demoted,
             alignment=alignment,
+            tokens=tokens,
             vector=vector,
             answer=answer,
             question=question.prompt,
