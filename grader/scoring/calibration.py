@@ -35,6 +35,11 @@ FEEDBACK_FEATURE_NAMES = (
     # the cosine of their sentence vectors
     "aligned_neighbours",
     "aligned_neighbour_error",
+    # (aligned neighbours - cold), the aligned error and (neighbours - cold), each times k / (k + COUNT_SHRINK): one
+    # linear model serves every number of corrections k, and these let it trust the neighbours more as k grows
+    "aligned_gap_by_count",
+    "aligned_error_by_count",
+    "neighbours_gap_by_count",
 )
 # The cold stage's terms: "linear" (the features), or "quadratic" (also the products of INTERACTING's pairs).
 COLD_TERMS = ("linear", "quadratic")
@@ -49,6 +54,8 @@ NEIGHBOUR_TEMPERATURE = 0.05
 # The same for token agreement, whose values lie closer together: 0.1 apart is a factor e. Chosen on Mohler folds
 # 1-6 among 0.02, 0.05, 0.1 and 0.2 (docs/BENCHMARKS.md).
 AGREEMENT_TEMPERATURE = 0.1
+# Pseudo-count of the *_by_count feedback features (the first value tried; Mohler, docs/BENCHMARKS.md).
+COUNT_SHRINK = 5.0
 DEFAULT_ERROR_STD = 0.2  # of full points: the cold model's typical error before anything is known
 
 
@@ -201,8 +208,9 @@ def feedback_features(
     aligned neighbours are the sentence-vector ones."""
     k = len(evidence)
     shift = float(np.mean(evidence.teacher - evidence.cold)) * k / (k + SHIFT_SHRINK)
+    by_count = k / (k + COUNT_SHRINK)
     if vector is None or evidence.vectors.shape[1] == 0:
-        return np.array([cold, shift, cold, 0.0, 0.0, shift, cold, shift])
+        return np.array([cold, shift, cold, 0.0, 0.0, shift, cold, shift, 0.0, shift * by_count, 0.0])
     similarities = evidence.vectors @ vector
     weights = np.exp((similarities - similarities.max()) / NEIGHBOUR_TEMPERATURE)
     weights /= weights.sum()
@@ -221,7 +229,19 @@ def feedback_features(
         aligned = float(aligned_weights @ evidence.teacher)
         aligned_error = float(aligned_weights @ (evidence.teacher - evidence.cold))
     return np.array(
-        [cold, shift, neighbours, neighbours * closeness, closeness, neighbour_error, aligned, aligned_error]
+        [
+            cold,
+            shift,
+            neighbours,
+            neighbours * closeness,
+            closeness,
+            neighbour_error,
+            aligned,
+            aligned_error,
+            (aligned - cold) * by_count,
+            aligned_error * by_count,
+            (neighbours - cold) * by_count,
+        ]
     )
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from grader.scoring.calibration import (
+    COUNT_SHRINK,
     FEEDBACK_FEATURE_NAMES,
     INTERACTING,
     Calibration,
@@ -132,6 +133,21 @@ def test_the_cold_grades_error_on_the_nearest_corrected_answers_is_a_feature_of_
     shift = row[FEEDBACK_FEATURE_NAMES.index("shift")]
     assert neighbour_error == pytest.approx(-0.6, abs=0.02)
     assert -0.2 < shift < 0  # the question-wide mean error, shrunk, says much less
+
+
+def test_the_neighbours_gap_counts_for_more_as_corrections_accumulate():
+    names = list(FEEDBACK_FEATURE_NAMES)
+    rows = []
+    for k in (1, 5, 20):
+        vectors = np.tile(np.eye(3, dtype=np.float32)[:1], (k, 1))  # k corrected answers, all alike
+        evidence = _evidence([0.2] * k, [0.8] * k, vectors)
+        rows.append(feedback_features(cold=0.8, vector=np.array([1.0, 0.0, 0.0]), evidence=evidence))
+    gaps = [row[names.index("neighbours_gap_by_count")] for row in rows]
+    # The neighbours say 0.2 where the cold grade says 0.8: a gap of -0.6, weighted k / (k + 5).
+    assert gaps == pytest.approx([-0.6 * k / (k + COUNT_SHRINK) for k in (1, 5, 20)])
+    # Without token vectors the aligned columns repeat the sentence-vector ones.
+    assert [row[names.index("aligned_gap_by_count")] for row in rows] == pytest.approx(gaps)
+    assert rows[0][names.index("aligned_error_by_count")] == pytest.approx(-0.6 / (1 + COUNT_SHRINK))
 
 
 def test_confidence_is_even_at_the_pass_mark_and_grows_with_distance_and_precision():
