@@ -222,7 +222,7 @@ def feedback_features(
     aligned, aligned_error = neighbours, neighbour_error
     if tokens is not None and evidence.tokens is not None:
         # Sentence vectors are means: two answers can be close while stating different ideas. Token agreement
-        # asks whether they state the same ones. On Mohler worth +0.02 Pearson with ten corrections.
+        # asks whether they state the same ones. On Mohler +0.009 Pearson with ten corrections (docs/BENCHMARKS.md).
         agreements = np.array([answer_agreement(tokens, other) for other in evidence.tokens])
         aligned_weights = np.exp((agreements - agreements.max()) / AGREEMENT_TEMPERATURE)
         aligned_weights /= aligned_weights.sum()
