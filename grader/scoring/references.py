@@ -41,14 +41,18 @@ def clear_memory_cache() -> None:
         _memory_version = None
 
 
-def _remember(model_version_id: int, entries: Iterable[tuple[int, str, np.ndarray]]) -> None:
+def _switch_version(model_version_id: int) -> None:
+    """Under _memory_lock: on a promotion, drop the old version's entries; this process will not ask for them."""
     global _memory_version
+    if _memory_version != model_version_id:
+        _memory.clear()
+        _token_memory.clear()
+        _memory_version = model_version_id
+
+
+def _remember(model_version_id: int, entries: Iterable[tuple[int, str, np.ndarray]]) -> None:
     with _memory_lock:
-        if _memory_version != model_version_id:
-            # A promotion: the old version's vectors will not be asked for again by this process.
-            _memory.clear()
-            _token_memory.clear()
-            _memory_version = model_version_id
+        _switch_version(model_version_id)
         for reference_id, text_sha256, vector in entries:
             _memory[(model_version_id, reference_id)] = (text_sha256, vector)
 
@@ -126,7 +130,6 @@ def reference_vectors(
 def text_tokens(*, encoder: Encoder, model_version: ModelVersion, texts: Sequence[str]) -> list[Tokens]:
     """The texts' token vectors (grader.scoring.alignment), in the order given: what this process lacks is
     encoded in one call and kept for the model version (kept in float16: cosines move by ~1e-3)."""
-    global _memory_version
     keys = [(model_version.pk, _text_sha256(text)) for text in texts]
     found: dict[tuple[int, str], Tokens] = {}
     with _memory_lock:
@@ -143,10 +146,7 @@ def text_tokens(*, encoder: Encoder, model_version: ModelVersion, texts: Sequenc
         }
         found.update(new)
         with _memory_lock:
-            if _memory_version != model_version.pk:
-                _memory.clear()
-                _token_memory.clear()
-                _memory_version = model_version.pk
+            _switch_version(model_version.pk)
             _token_memory.update(new)
             while len(_token_memory) > TOKEN_MEMORY_TEXTS:
                 _token_memory.popitem(last=False)
