@@ -384,6 +384,11 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
         .order_by("pk")
         .values_list("pk", flat=True)[:batch_size]
     )
+    # A dead worker's claim is handed back before the message goes out: the task arrives within milliseconds and
+    # claims queued rows. Restarting the lease clock instead left the row "grading" under a fresh claim, which
+    # the task skipped, and every later sweep did the same: the submission was never graded. The filter repeats
+    # the expired lease, so a claim taken since the SELECT above is left alone.
+    Submission.objects.filter(lease_expired, pk__in=stale_ids).update(status=Submission.Status.QUEUED, updated_at=now)
     enqueued = []
     for submission_id in stale_ids:
         if not _enqueue_grading(submission_id):
@@ -392,7 +397,6 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
     if enqueued:
         # Restart the clocks so the next sweep waits a full period before enqueueing the same rows again.
         Submission.objects.filter(pk__in=enqueued, status=Submission.Status.QUEUED).update(updated_at=now)
-        Submission.objects.filter(pk__in=enqueued, status=Submission.Status.GRADING).update(grading_started_at=now)
         logger.info("re-enqueued %s stale submissions", len(enqueued))
     return len(enqueued)
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from grader.models import Submission
-from grader.services.submissions import submissions_requeue_stale
+from grader.services.submissions import submissions_grade_queued, submissions_requeue_stale
 from grader.tasks import grade_submission
 
 
@@ -44,6 +44,24 @@ def test_stale_queued_and_expired_grading_are_re_enqueued_and_fresh_ones_left_al
     published.clear()
     assert submissions_requeue_stale() == 0
     assert fresh_queued.pk not in published and still_grading.pk not in published
+
+
+def test_the_message_the_sweeper_sends_for_a_dead_workers_claim_grades_it_at_once(
+    published, gradient_descent_question, base_model_version
+):
+    # The re-enqueued task arrives within milliseconds. It must find the row claimable: a sweep that only restarted
+    # the lease clock left it "grading" under a fresh claim, so the task returned without grading, and the next
+    # sweep did the same again, for ever (seen as an intermittent failure of the whole-worker-killed test).
+    dead_worker = make(gradient_descent_question, status="grading", age=timedelta(minutes=10), attempts=1)
+    assert submissions_requeue_stale() == 1
+    assert published == [dead_worker.pk]
+    dead_worker.refresh_from_db()
+    assert dead_worker.status == Submission.Status.QUEUED
+
+    assert submissions_grade_queued(submission_id=dead_worker.pk) == 1
+    dead_worker.refresh_from_db()
+    assert dead_worker.status in {Submission.Status.GRADED, Submission.Status.NEEDS_REVIEW}
+    assert dead_worker.grading_attempts == 2
 
 
 def test_a_submission_that_never_finishes_grading_is_marked_failed_not_requeued(
