@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from threadpoolctl import threadpool_limits
 
 from grader.scoring.alignment import Tokens, content_token_table
 from grader.scoring.similarity_scale import SimilarityScale
@@ -264,7 +265,12 @@ def load_encoder(*, path: str | Path, version_id: int | None = None) -> Encoder:
         if encoder is not None:
             return encoder
         logger.info("loading model version %s from %s", version_id, key)
-        model = MeanPoolingEncoder(key, backend=settings.GRADER_INFERENCE_BACKEND, threads=torch_threads())
+        threads = torch_threads()
+        # numpy's BLAS (the similarity and token-alignment products) gets the same share of the cores as the model:
+        # left at its default of every core, the pool processes' small products fought over them, and bulk grading
+        # ran at 330 submissions/s against 420/s with one BLAS thread each (bench/speed.py, docs/BENCHMARKS.md).
+        threadpool_limits(limits=threads, user_api="blas")
+        model = MeanPoolingEncoder(key, backend=settings.GRADER_INFERENCE_BACKEND, threads=threads)
         scale = SimilarityScale.load(key) if settings.GRADER_SIMILARITY_SCALE else None
         encoder = Encoder(version_id=version_id, path=key, model=model, scale=scale)
         _loaded.clear()
