@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from grader.scoring.encoder import INFERENCE_BACKENDS  # noqa: E402
+from grader.scoring.model import INFERENCE_BACKENDS  # noqa: E402
 from training.finetune import Hyperparameters, resolve_precision  # noqa: E402
 from training.protocols import CachedEncoder, run_protocol  # noqa: E402
 

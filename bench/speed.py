@@ -127,7 +127,7 @@ def load_workload(model_dir: Path, backend: str = "torch") -> Workload:
     from django.core.management import call_command
 
     from grader.models import Course, ModelVersion
-    from grader.scoring.encoder import base_model_path
+    from grader.scoring.model import base_model_path
     from grader.services.courses import question_create
     from grader.services.integrations import integration_create
     from grader.services.model_versions import model_version_activate
@@ -151,7 +151,7 @@ def load_workload(model_dir: Path, backend: str = "torch") -> Workload:
     model_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(base_model_path(), model_dir / "base", dirs_exist_ok=True)
     if backend != "torch":  # what training does for every version it stores (float and int8)
-        from grader.scoring.onnx_export import export_onnx
+        from training.onnx_export import export_onnx
 
         export_onnx(model_dir / "base")
     version = ModelVersion.objects.create(
@@ -247,7 +247,7 @@ def raw_encode_rate(answers: list[str]) -> tuple[float, int]:
     from django.conf import settings
     from sentence_transformers import SentenceTransformer
 
-    from grader.scoring.encoder import base_model_path
+    from grader.scoring.model import base_model_path
 
     batch_size = settings.GRADER_ENCODE_BATCH_SIZE
     model = SentenceTransformer(str(base_model_path()), device="cpu")
@@ -274,7 +274,7 @@ def backend_agreement(workload: Workload, model_dir: Path, backend: str) -> str:
     from sentence_transformers import SentenceTransformer
 
     from grader.models import ReferenceAnswer
-    from grader.scoring.encoder import MeanPoolingEncoder
+    from grader.scoring.model import MeanPoolingEncoder
 
     references = dict(ReferenceAnswer.objects.values_list("question_id", "text"))
     answers = [answer for _, answer, _ in workload.answers]
@@ -347,7 +347,7 @@ class Database:
 
     def graded_at(self, submission_id: int):
         row = self.connection.execute(
-            # needs_review is graded too, only held back for a teacher (grader.scoring.review).
+            # needs_review is graded too, only held back for a teacher (grader.scoring.decision).
             "SELECT graded_at FROM grader_submission WHERE id = %s AND status IN ('graded', 'needs_review')",
             [submission_id],
         ).fetchone()

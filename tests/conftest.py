@@ -20,7 +20,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from grader.models import Course, Integration, ModelVersion, Question
-from grader.scoring.encoder import base_model_path
+from grader.scoring.model import base_model_path
 from grader.services.courses import course_load_json, question_create
 from grader.services.integrations import integration_create
 from grader.services.model_versions import model_version_activate
@@ -99,7 +99,9 @@ def redis_cache(settings) -> Iterator[None]:
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + os.environ.get("GRADER_TEST_CACHE_DB", "13"),
+            "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0]
+            + "/"
+            + os.environ.get("GRADER_TEST_CACHE_DB", "13"),
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }

@@ -5,9 +5,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from grader.scoring.encoder import base_model_path, load_encoder
-from grader.scoring.grading import score_answers
-from grader.scoring.points import similarity_to_points
+from grader.scoring.model import base_model_path, load_model
+from tests.grading import grade_answers, similarity_to_points
 
 SEED_CARD_SENTENCES = [
     "Gradient descent is an optimization algorithm that iteratively adjusts parameters in the direction that "
@@ -19,7 +18,7 @@ SEED_CARD_MATRIX = np.array([[1, 0.71, 0.33], [0.71, 1, 0.39], [0.33, 0.39, 1]])
 
 
 def test_base_model_reproduces_the_seed_card_similarities():
-    encoder = load_encoder(path=base_model_path())
+    encoder = load_model(path=base_model_path())
     vectors = encoder.encode(SEED_CARD_SENTENCES)
     assert vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -27,12 +26,12 @@ def test_base_model_reproduces_the_seed_card_similarities():
 
 
 def test_grading_encoder_gives_what_sentence_transformers_gives(tmp_path):
-    """The workers encode with plain transformers (grader.scoring.encoder.MeanPoolingEncoder) to save memory;
+    """The workers encode with plain transformers (grader.scoring.model.MeanPoolingEncoder) to save memory;
     a fine-tuned version must come out exactly as sentence-transformers, which trained it, would encode it."""
     from sentence_transformers import SentenceTransformer
 
-    from grader.scoring.encoder import MeanPoolingEncoder
-    from grader.scoring.onnx_export import export_onnx
+    from grader.scoring.model import MeanPoolingEncoder
+    from training.onnx_export import export_onnx
 
     texts = [
         *SEED_CARD_SENTENCES,
@@ -56,7 +55,7 @@ def test_grading_encoder_gives_what_sentence_transformers_gives(tmp_path):
 
 
 def test_a_version_without_an_onnx_export_is_run_with_torch():
-    from grader.scoring.encoder import MeanPoolingEncoder
+    from grader.scoring.model import MeanPoolingEncoder
 
     assert MeanPoolingEncoder(base_model_path(), backend="onnx").backend == "torch"
     assert MeanPoolingEncoder(base_model_path(), backend="onnx-int8").backend == "torch"
@@ -67,8 +66,8 @@ def test_the_int8_backend_encodes_close_to_the_float_model_and_keeps_the_ranking
     still outrank an unrelated answer. The int8 file comes with every export; without it, the float model runs."""
     import shutil
 
-    from grader.scoring.encoder import ONNX_INT8_FILE, MeanPoolingEncoder
-    from grader.scoring.onnx_export import export_onnx
+    from grader.scoring.model import ONNX_INT8_FILE, MeanPoolingEncoder
+    from training.onnx_export import export_onnx
 
     shutil.copytree(base_model_path(), tmp_path / "version")
     with caplog.at_level("INFO"):
@@ -94,9 +93,9 @@ def test_the_int8_backend_encodes_close_to_the_float_model_and_keeps_the_ranking
 
 
 def test_a_token_budget_changes_how_answers_are_batched_not_their_vectors():
-    from grader.scoring.encoder import _batches
+    from grader.scoring.model import _batches
 
-    encoder = load_encoder(path=base_model_path()).model
+    encoder = load_model(path=base_model_path()).runtime
     texts = [*SEED_CARD_SENTENCES, "short", "word " * 300, "two words"]
     unlimited = encoder.encode(texts, batch_size=32)
     np.testing.assert_allclose(encoder.encode(texts, batch_size=32, max_batch_tokens=64), unlimited, atol=1e-5)
@@ -109,7 +108,7 @@ def test_a_token_budget_changes_how_answers_are_batched_not_their_vectors():
 def test_grading_encoder_refuses_a_model_that_does_not_pool_by_the_mean(tmp_path):
     import shutil
 
-    from grader.scoring.encoder import MeanPoolingEncoder
+    from grader.scoring.model import MeanPoolingEncoder
 
     model_dir = tmp_path / "cls-pooling"
     shutil.copytree(base_model_path(), model_dir)
@@ -121,13 +120,13 @@ def test_grading_encoder_refuses_a_model_that_does_not_pool_by_the_mean(tmp_path
 
 
 def test_paraphrase_scores_clearly_above_off_topic(base_model_version, gradient_descent_question):
-    from grader.scoring.encoder import load_encoder as load
+    from grader.scoring.model import load_model as load
     from grader.services.model_versions import artifact_dir
 
     encoder = load(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
-    paraphrase, off_topic = score_answers(
-        encoder=encoder,
-        model_version=base_model_version,
+    paraphrase, off_topic = grade_answers(
+        model=encoder,
+        version=base_model_version,
         question=gradient_descent_question,
         answers=[
             "It repeatedly changes the model's parameters a little in the direction that lowers the loss.",
@@ -144,12 +143,12 @@ def test_reference_embeddings_are_computed_once_per_model_version(base_model_ver
     from grader.models import ReferenceEmbedding
     from grader.services.model_versions import artifact_dir
 
-    encoder = load_encoder(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
-    score_answers(encoder=encoder, model_version=base_model_version, question=gradient_descent_question, answers=["x"])
+    encoder = load_model(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
+    grade_answers(model=encoder, version=base_model_version, question=gradient_descent_question, answers=["x"])
     stored = ReferenceEmbedding.objects.filter(model_version=base_model_version)
     assert stored.count() == gradient_descent_question.reference_answers.count()
     vectors_before = {row.reference_id: bytes(row.vector) for row in stored}
-    score_answers(encoder=encoder, model_version=base_model_version, question=gradient_descent_question, answers=["y"])
+    grade_answers(model=encoder, version=base_model_version, question=gradient_descent_question, answers=["y"])
     assert {row.reference_id: bytes(row.vector) for row in stored.all()} == vectors_before
 
 

@@ -21,6 +21,10 @@ class Pair:
     # Where the pair comes from; not part of its identity (equality, order, dedup, hash).
     question: str = field(default="", compare=False)
     max_points: float = field(default=DEFAULT_MAX_POINTS, compare=False)
+    # The question's prompt and all its references, when known: the promotion gate grades the answer as the
+    # workers would (grader.scoring.grading); without them, the pair's own reference alone.
+    prompt: str = field(default="", compare=False)
+    references: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.label <= 1.0:

@@ -1,71 +1,54 @@
-"""Held-out agreement of a model with teachers' grades. Plain Python: no Django ORM, no HTTP."""
+"""Held-out agreement of a model version's grades with teachers' grades: what the promotion gate compares.
+No Django ORM, no HTTP: the grades come from the grading pipeline on contexts built from the pairs' texts."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
+from decimal import Decimal
 
-import numpy as np
-
+from grader.scoring.context import GradingPolicy, QuestionContext, calibration_for, context_from_texts
+from grader.scoring.grading import Score, grade_answer
+from grader.scoring.model import GradingModel
+from grader.scoring.signals import Peers
 from training.dataset import Pair
 from training.metrics import agreement
 
-# texts -> L2-normalized embeddings, one row per text
-EncodeFunction = Callable[[list[str]], np.ndarray]
-# (cosine similarity, max points) -> points, as the grading service maps them
-ToPoints = Callable[[float, float], float]
+
+def held_out_grades(*, pairs: Sequence[Pair], model: GradingModel) -> list[Score]:
+    """Each held-out answer graded as the workers grade it (grader.scoring.grading.grade_answer: the model's backend
+    and similarity scale, the calibration, the guards) against its question's prompt and references, with no
+    corrections or earlier answers, on its own question's scale."""
+    calibration = calibration_for()
+    contexts: dict[tuple[str, tuple[str, ...], float], QuestionContext] = {}
+    vectors, tokens = model.encode_with_tokens([pair.sentence_0 for pair in pairs])
+    scores = []
+    for pair, vector, answer_tokens in zip(pairs, vectors, tokens, strict=True):
+        key = (pair.prompt, _references(pair), pair.max_points)
+        if key not in contexts:
+            policy = GradingPolicy.defaults(max_points=Decimal(str(pair.max_points)))
+            contexts[key] = context_from_texts(model=model, prompt=pair.prompt, references=key[1],
+                                               calibration=calibration, policy=policy)  # fmt: skip
+        scores.append(grade_answer(context=contexts[key], answer=pair.sentence_0, vector=vector, tokens=answer_tokens,
+                                   peers=Peers.none()))  # fmt: skip
+    return scores
 
 
-def linear_points(similarity: float, max_points: float) -> float:
-    """The plain reading of a similarity: the fraction of the points it stands for."""
-    return min(1.0, max(0.0, similarity)) * max_points
+def _references(pair: Pair) -> tuple[str, ...]:
+    return pair.references if pair.sentence_1 in pair.references else (pair.sentence_1,)
 
 
-def encode_function_for(model_dir: str | Path, *, batch_size: int = 32) -> EncodeFunction:
-    """An encode function for a saved sentence-transformers model directory (loaded here, on the CPU)."""
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(model_dir), device="cpu")
-    model.eval()
-
-    def encode(texts: list[str]) -> np.ndarray:
-        vectors = model.encode(
-            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-    return encode
-
-
-def similarities(encode: EncodeFunction, pairs: Sequence[Pair]) -> list[float]:
-    """Cosine similarity of each pair; every distinct text is encoded once."""
-    texts = sorted({pair.sentence_0 for pair in pairs} | {pair.sentence_1 for pair in pairs})
-    index = {text: row for row, text in enumerate(texts)}
-    vectors = encode(texts)
-    return [float(np.clip(vectors[index[p.sentence_0]] @ vectors[index[p.sentence_1]], -1.0, 1.0)) for p in pairs]
-
-
-def held_out_agreement(
-    *,
-    pairs: Sequence[Pair],
-    encode: EncodeFunction | None = None,
-    model_dir: str | Path | None = None,
-    to_points: ToPoints = linear_points,
-) -> dict[str, float | None]:
-    """Pearson, Spearman, RMSE, MAE in points and QWK on rounded points of the model against the labels.
-
-    Each pair is scored on its own question's scale (label x max points); QWK runs over the largest scale.
-    Give either ``encode`` or ``model_dir``.
-    """
+def held_out_agreement(*, pairs: Sequence[Pair], model: GradingModel) -> dict[str, float | None]:
+    """How the grades ``model`` gives the held-out answers (held_out_grades) agree with the teachers' (Pearson,
+    Spearman, RMSE and MAE in points, QWK on rounded points), and the raw cosine's correlations with the labels.
+    QWK runs over the largest scale."""
     if not pairs:
         raise ValueError("no held-out pairs")
-    if encode is None:
-        if model_dir is None:
-            raise ValueError("give encode or model_dir")
-        encode = encode_function_for(model_dir)
-    cosines = similarities(encode, pairs)
-    predicted = [to_points(s, p.max_points) for s, p in zip(cosines, pairs, strict=True)]
+    scores = held_out_grades(pairs=pairs, model=model)
+    predicted = [float(score.points) for score in scores]
+    cosines = [
+        score.similarities[_references(pair).index(pair.sentence_1)] for pair, score in zip(pairs, scores, strict=True)
+    ]
     human = [p.label * p.max_points for p in pairs]
     metrics = agreement(predicted=predicted, human=human, max_score=math.ceil(max(p.max_points for p in pairs)))
     # The same correlations before the similarity -> points mapping: they do not depend on the credit thresholds.

@@ -8,7 +8,8 @@ Two protocols share one engine; both are nested (whatever is fitted is fitted on
 * ``feedback`` (the product's loop): as ``folds``, and in addition for each held-out question k answers get the
   teacher's grade as corrections before the rest are graded (k = 0, 2, 5, 10, 20; fixed seeds).
 
-The grade of every answer comes from ``grader.scoring.decision.decide``, the function the workers call.
+Every answer is graded by ``grader.scoring.grading.grade_answer``, the function the workers call: the same signals
+(built by ``grader.scoring.signals.answer_signals``), calibration, guards and points.
 """
 
 from __future__ import annotations
@@ -25,19 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.scoring.alignment import Tokens, reference_alignment
-from grader.scoring.calibration import (
-    Calibration,
-    Evidence,
-    cold_design,
-    fit_linear,
-)
-from grader.scoring.calibration import (
-    feedback_features as _feedback_row,
-)
-from grader.scoring.decision import decide
-from grader.scoring.features import MIN_PEERS, answer_features, demoted_similarity
-from grader.scoring.similarity_scale import ALIGNMENT, DEMOTED, SimilarityScale
+from grader.scoring.alignment import Tokens
+from grader.scoring.calibration import Calibration, Evidence, cold_design, fit_linear
+from grader.scoring.calibration import feedback_features as _feedback_row
+from grader.scoring.context import GradingPolicy, QuestionContext
+from grader.scoring.grading import Score, grade_answer, score_signals
+from grader.scoring.signals import Peers, QuestionEncoding, Signals, answer_signals
+from grader.scoring.similarity_scale import MAPPED, SimilarityScale
 from training.adversarial import generate as generate_adversarial
 from training.metrics import agreement, binary_agreement
 
@@ -106,8 +101,8 @@ class FoldOutput:
 
 class VectorTable:
     """Text → L2-normalized vector for one model, encoded once; and its token vectors, when ``encode`` has a
-    ``tokens`` method (training.protocols.CachedEncoder), for the alignment feature. Without one the alignment is
-    left to answer_features' stand-in."""
+    ``tokens`` method (training.protocols.CachedEncoder), for the alignment signal. Without one the similarity
+    stands in for the alignment (grader.scoring.signals)."""
 
     def __init__(self, encode: Encode, texts: Sequence[str]):
         unique = sorted(set(texts))
@@ -123,12 +118,6 @@ class VectorTable:
     def tokens_many(self, texts: Sequence[str]) -> tuple[Tokens, ...] | None:
         return None if self._tokens is None else tuple(self._tokens[text] for text in texts)
 
-    def alignment(self, answer: str, reference: str, question: str) -> float | None:
-        """grader.scoring.alignment.reference_alignment, as grading computes it; None without token vectors."""
-        if self._tokens is None:
-            return None
-        return reference_alignment(self._tokens[answer], [self._tokens[reference]], self._tokens[question].ids)
-
     def __getitem__(self, text: str) -> np.ndarray:
         return self._matrix[self._row[text]]
 
@@ -141,43 +130,73 @@ def _texts(items: Sequence[Item], indices: Sequence[int]) -> list[str]:
     return [text for i in indices for text in (items[i].answer, items[i].question, items[i].reference)]
 
 
-def _arrival_consensus(indices: Sequence[int], vectors: np.ndarray, *, seed: int) -> dict[int, float | None]:
-    """Similarity to the centroid of the answers that arrived earlier, as the service sees it at grading time."""
+def _arrival_peers(indices: Sequence[int], vectors: np.ndarray, *, seed: int) -> dict[int, Peers]:
+    """The answers that arrived earlier, as the service sees them at grading time."""
     order = np.random.default_rng(seed).permutation(len(indices))
     total = np.zeros(vectors.shape[1], dtype=np.float64)
-    consensus: dict[int, float | None] = {}
+    peers: dict[int, Peers] = {}
     for count, position in enumerate(order):
-        vector = vectors[position]
-        norm = np.linalg.norm(total)
-        consensus[indices[position]] = float(vector @ total / norm) if count >= MIN_PEERS and norm > 0 else None
-        total += vector
-    return consensus
+        peers[indices[position]] = Peers(total=total.copy(), count=count)
+        total += vectors[position]
+    return peers
 
 
-def _features(items: Sequence[Item], indices: Sequence[int], table: VectorTable, *, seed: int) -> np.ndarray:
+def _encoding(item: Item, table: VectorTable, scale: SimilarityScale | None = None) -> QuestionEncoding:
+    """The item's question with its one reference, as ``table``'s model encodes them."""
+    question_tokens, reference_tokens = table.tokens(item.question), table.tokens(item.reference)
+    return QuestionEncoding(
+        prompt=item.question,
+        references=(item.reference,),
+        reference_vectors=table[item.reference][None, :],
+        prompt_vector=table[item.question],
+        prompt_token_ids=() if question_tokens is None else tuple(question_tokens.ids.tolist()),
+        reference_tokens=None if reference_tokens is None else (reference_tokens,),
+        scale=scale,
+    )
+
+
+def _peers(items: Sequence[Item], indices: Sequence[int], table: VectorTable, *, seed: int) -> dict[int, Peers]:
     by_question: dict[str, list[int]] = defaultdict(list)
     for index in indices:
         by_question[items[index].question_id].append(index)
-    rows: dict[int, np.ndarray] = {}
+    peers: dict[int, Peers] = {}
     for question_indices in by_question.values():
         answers = table.many([items[i].answer for i in question_indices])
-        consensus = _arrival_consensus(question_indices, answers, seed=seed)
-        for position, index in enumerate(question_indices):
-            item = items[index]
-            similarity = float(answers[position] @ table[item.reference])
-            question_similarity = float(answers[position] @ table[item.question])
-            reference_question = float(table[item.reference] @ table[item.question])
-            rows[index] = answer_features(
-                similarity=similarity,
-                question_similarity=question_similarity,
-                consensus=consensus[index],
-                answer=item.answer,
-                question=item.question,
-                references=[item.reference],
-                demoted=demoted_similarity(np.array([similarity]), question_similarity, np.array([reference_question])),
-                alignment=table.alignment(item.answer, item.reference, item.question),
-            )
-    return np.stack([rows[index] for index in indices])
+        peers.update(_arrival_peers(question_indices, answers, seed=seed))
+    return peers
+
+
+def _signals(
+    items: Sequence[Item], indices: Sequence[int], table: VectorTable, *, seed: int,
+    scale: SimilarityScale | None = None,
+) -> list[Signals]:  # fmt: skip
+    peers = _peers(items, indices, table, seed=seed)
+    return [
+        answer_signals(
+            answer=items[i].answer,
+            vector=table[items[i].answer],
+            tokens=table.tokens(items[i].answer),
+            question=_encoding(items[i], table, scale),
+            peers=peers[i],
+        )
+        for i in indices
+    ]
+
+
+def _features(items: Sequence[Item], indices: Sequence[int], table: VectorTable, *, seed: int) -> np.ndarray:
+    return np.stack([signals.features for signals in _signals(items, indices, table, seed=seed)])
+
+
+def _signal_values(signals: Sequence[Signals]) -> dict[str, np.ndarray]:
+    """Each signal the similarity scale maps, over the answers (NaN where there is no consensus)."""
+    values = {
+        "similarity": [s.similarity for s in signals],
+        "question_similarity": [s.question_similarity for s in signals],
+        "consensus": [np.nan if s.consensus is None else s.consensus for s in signals],
+        "demoted_similarity": [s.demoted for s in signals],
+        "reference_alignment": [s.alignment for s in signals],
+    }
+    return {name: np.asarray(values[name], dtype=float) for name in MAPPED}
 
 
 def fit_calibration(
@@ -277,45 +296,60 @@ def grade_fold(
     train_table = VectorTable(calibration_encode or encode, _texts(items, train))
     calibration = fit_calibration(items, train, train_table, ks=ks, seeds=seeds)
     output = FoldOutput(split=test_split, calibration=calibration.to_dict())
-    x_test = _features(items, test, table, seed=0)
     scale = None
     if map_similarity_scale and calibration_encode is not None:
         calibration_table = VectorTable(calibration_encode, _texts(items, test))
-        scale = SimilarityScale.fit(source=x_test, target=_features(items, test, calibration_table, seed=0))
-        x_test = scale.apply(x_test)
-    features_by_index = dict(zip(test, x_test, strict=True))
-    cold_by_index = {i: calibration.cold_fraction(features_by_index[i]) for i in test}
+        scale = SimilarityScale.fit(
+            source=_signal_values(_signals(items, test, table, seed=0)),
+            target=_signal_values(_signals(items, test, calibration_table, seed=0)),
+        )
+    test_signals = dict(zip(test, _signals(items, test, table, seed=0, scale=scale), strict=True))
+    peers = _peers(items, test, table, seed=0)
+    cold_by_index = {i: calibration.cold_fraction(test_signals[i].features) for i in test}
     for k in ks:
         for seed in seeds if k > 0 else seeds[:1]:
             for evidence, rest in _feedback_splits(items, test, cold_by_index, table, k=k, seed=seed):
                 for index in rest:
-                    output.predictions.append(_predict(items[index], index, features_by_index[index], evidence,
-                                                       table, calibration, k=k, seed=seed))  # fmt: skip
+                    score = grade_item(items[index], table, calibration, evidence=evidence, peers=peers[index],
+                                       scale=scale, signals=test_signals[index])  # fmt: skip
+                    output.predictions.append(_prediction(score, index, items[index], k=k, seed=seed))
     output.adversarial = _grade_adversarial(items, test, adversarial, table, calibration, scale)
     return output
 
 
-def _predict(item, index, features, evidence, table, calibration, *, k, seed) -> Prediction:
-    decision = decide(
-        similarity=float(features[0]),
-        question_similarity=float(features[1]),
-        consensus=float(features[2]) if features[3] else None,
-        demoted=float(features[DEMOTED]),
-        alignment=float(features[ALIGNMENT]),
-        tokens=table.tokens(item.answer),
-        vector=table[item.answer],
-        answer=item.answer,
-        question=item.question,
-        references=[item.reference],
-        evidence=evidence,
+def grade_item(
+    item: Item,
+    table: VectorTable,
+    calibration: Calibration,
+    *,
+    evidence: Evidence,
+    peers: Peers,
+    scale: SimilarityScale | None = None,
+    signals: Signals | None = None,
+    policy: GradingPolicy | None = None,
+) -> Score:
+    """One answer graded by the workers' function, in its question's context as this protocol knows it.
+    ``signals``: the answer's, when computed already (they do not depend on the evidence). ``policy``: by default
+    no rounding and never routed to review here (risk 1): the review rate is computed afterwards at several risks."""
+    context = QuestionContext(
+        encoding=_encoding(item, table, scale),
         calibration=calibration,
-        max_points=Decimal(str(item.max_score)),
-        step=0.0,
-        pass_fraction=PASS_FRACTION,
-        review_risk=1.0,  # never route here: the review rate is computed afterwards at several risks
+        policy=policy
+        or GradingPolicy(
+            max_points=Decimal(str(item.max_score)), step=0.0, pass_fraction=PASS_FRACTION, review_risk=1.0
+        ),
+        evidence=evidence,
     )
+    vector, tokens = table[item.answer], table.tokens(item.answer)
+    if signals is None:
+        return grade_answer(context=context, answer=item.answer, vector=vector, tokens=tokens, peers=peers)
+    return score_signals(signals, context=context, answer=item.answer, vector=vector, tokens=tokens)
+
+
+def _prediction(score: Score, index: int, item: Item, *, k: int, seed: int) -> Prediction:
+    decision = score.decision
     return Prediction(index, k, seed, decision.fraction, decision.fraction * item.max_score, decision.confidence,
-                      decision.needs_review, decision.reasons)  # fmt: skip
+                      decision.needs_review, tuple(str(reason) for reason in decision.reasons))  # fmt: skip
 
 
 def _grade_adversarial(items, test, cases, table, calibration, scale: SimilarityScale | None = None) -> list[dict]:
@@ -326,43 +360,11 @@ def _grade_adversarial(items, test, cases, table, calibration, scale: Similarity
     results = []
     for case in cases:
         peers = table.many([items[i].answer for i in by_question[case.question_id]])
-        centroid = peers.sum(axis=0)
-        vector = table[case.answer]
-        norm = float(np.linalg.norm(centroid))
         max_score = items[by_question[case.question_id][0]].max_score
-        similarity = float(vector @ table[case.reference])
-        question_similarity = float(vector @ table[case.question])
-        consensus = float(vector @ centroid / norm) if len(peers) >= MIN_PEERS and norm > 0 else None
-        demoted = demoted_similarity(
-            np.array([similarity]), question_similarity, np.array([table[case.reference] @ table[case.question]])
-        )
-        alignment = table.alignment(case.answer, case.reference, case.question)
-        alignment = similarity if alignment is None else alignment  # answer_features' stand-in, before the map
-        if scale is not None:
-            similarity, question_similarity, consensus, demoted, alignment = scale.similarities(
-                similarity=similarity,
-                question_similarity=question_similarity,
-                consensus=consensus,
-                demoted=demoted,
-                alignment=alignment,
-            )
-        decision = decide(
-            similarity=similarity,
-            question_similarity=question_similarity,
-            consensus=consensus,
-            demoted=demoted,
-            alignment=alignment,
-            vector=vector,
-            answer=case.answer,
-            question=case.question,
-            references=[case.reference],
-            evidence=Evidence.empty(),
-            calibration=calibration,
-            max_points=Decimal(str(max_score)),
-            step=0.0,
-            pass_fraction=PASS_FRACTION,
-            review_risk=1.0,
-        )
+        item = Item(question_id=case.question_id, question=case.question, reference=case.reference,
+                    answer=case.answer, score=0.0, max_score=max_score, split="")  # fmt: skip
+        decision = grade_item(item, table, calibration, evidence=Evidence.empty(),
+                              peers=Peers(total=peers.sum(axis=0), count=len(peers)), scale=scale).decision  # fmt: skip
         results.append(
             {
                 "kind": case.kind,
@@ -370,7 +372,7 @@ def _grade_adversarial(items, test, cases, table, calibration, scale: Similarity
                 "answer": case.answer,
                 "fraction": decision.fraction,
                 "needs_review": decision.needs_review,
-                "reasons": list(decision.reasons),
+                "reasons": [str(reason) for reason in decision.reasons],
                 "caught": decision.fraction < PASS_FRACTION or decision.needs_review,
             }
         )

@@ -38,7 +38,7 @@ class CachedEncoder:
     """Encodes with one model directory; vectors are kept on disk, so a rerun with the same model is free.
 
     ``backend``: "sentence-transformers" (how the model was trained), or a grading backend of
-    grader.scoring.encoder ("onnx", "onnx-int8", "torch") to measure what the workers' own vectors grade like.
+    grader.scoring.model ("onnx", "onnx-int8", "torch") to measure what the workers' own vectors grade like.
     A model without an ONNX export is exported once into the cache directory.
     """
 
@@ -94,12 +94,12 @@ class CachedEncoder:
     def _grading_model(self, backend: str | None = None):
         import shutil
 
-        from grader.scoring.encoder import ONNX_FILE, MeanPoolingEncoder
+        from grader.scoring.model import ONNX_FILE, MeanPoolingEncoder
 
         backend = backend or self.backend
         model_dir = Path(self.model_dir)
         if backend != "torch" and not (model_dir / ONNX_FILE).exists():
-            from grader.scoring.onnx_export import export_onnx
+            from training.onnx_export import export_onnx
 
             exported = self.cache_path.with_suffix("")
             if not (exported / ONNX_FILE).exists():

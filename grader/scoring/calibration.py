@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.scoring.alignment import Tokens, answer_agreement
-from grader.scoring.features import FEATURE_NAMES
+from grader.scoring.signals import FEATURE_NAMES
 
 FEEDBACK_FEATURE_NAMES = (
     "cold",
@@ -129,10 +129,7 @@ class Calibration:
 
     def cold_fraction(self, features: np.ndarray) -> float:
         if self.cold is None:
-            similarity = float(features[0])
-            if not math.isfinite(similarity) or self.full_credit <= self.zero_credit:
-                return 0.0
-            return _clip01((similarity - self.zero_credit) / (self.full_credit - self.zero_credit))
+            return credit_ramp(float(features[0]), zero_credit=self.zero_credit, full_credit=self.full_credit)
         if self.cold_feature_names != FEATURE_NAMES:
             features = features[[FEATURE_NAMES.index(name) for name in self.cold_feature_names]]
         return _clip01(float(self.cold.predict(cold_design(features[None, :], self.cold_terms))[0]))
@@ -268,6 +265,13 @@ def pass_confidence(*, fraction: float, pass_fraction: float, std: float) -> flo
         return 1.0
     z = abs(fraction - pass_fraction) / std
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def credit_ramp(similarity: float, *, zero_credit: float, full_credit: float) -> float:
+    """The similarity read linearly: nothing at or below ``zero_credit``, full credit at or above ``full_credit``."""
+    if not math.isfinite(similarity) or full_credit <= zero_credit:
+        return 0.0
+    return _clip01((similarity - zero_credit) / (full_credit - zero_credit))
 
 
 def _clip01(value: float) -> float:

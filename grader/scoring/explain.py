@@ -1,21 +1,15 @@
-"""Answer embeddings for grouping, and a sentence-level account of what an answer covers of each reference."""
+"""A sentence-level account of what an answer covers of each reference, for the teacher's "why this grade"."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from grader.scoring.encoder import Encoder
+from grader.scoring.model import GradingModel
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
-
-
-def answer_embeddings(*, encoder: Encoder, answers: Sequence[str]) -> np.ndarray:
-    """One L2-normalized row per answer: cosine similarity between answers is a dot product."""
-    return encoder.encode(list(answers))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -31,7 +25,7 @@ class SentenceCoverage:
 
 
 def reference_coverage(
-    *, encoder: Encoder, answer: str, reference: str, zero_credit: float, full_credit: float
+    *, model: GradingModel, answer: str, reference: str, zero_credit: float, full_credit: float
 ) -> list[SentenceCoverage]:
     """For each sentence of the reference, its best similarity to the answer or to one of the answer's sentences.
 
@@ -40,7 +34,7 @@ def reference_coverage(
     """
     reference_sentences = split_sentences(reference)
     answer_parts = [answer, *split_sentences(answer)]
-    vectors = encoder.encode(reference_sentences + answer_parts)
+    vectors = model.encode(reference_sentences + answer_parts)
     reference_matrix, answer_matrix = vectors[: len(reference_sentences)], vectors[len(reference_sentences) :]
     best = np.clip(reference_matrix @ answer_matrix.T, -1.0, 1.0).max(axis=1)
     covered_at = (zero_credit + full_credit) / 2

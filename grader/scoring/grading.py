@@ -1,121 +1,113 @@
-"""Score answers against a question's reference answers with one model version."""
+"""Grading: answers → scores, the one entry point every caller uses.
+
+The workers, the regrade and the dry run, the admin's explanation (``grade_batch``), and `manage.py evaluate`, the
+promotion gate and the similarity-scale fit (``grade_answer``, on contexts built from plain data) all grade here:
+
+    answers ──model.encode──▶ vectors + tokens      (one call for the whole batch)
+    questions ──context──▶ QuestionContext          (the only ORM reads; references from the model's memory)
+    answer + context ──signals.answer_signals──▶ Signals
+    Signals + context ──decision.decide──▶ Decision (calibration, guards, confidence, points)
+
+Nothing here writes: what was encoded and is not stored yet comes back on the ``GradedBatch`` for the grading
+service to persist (grader.services.embeddings).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.models import ModelVersion, Question, ReferenceAnswer
 from grader.scoring.alignment import Tokens
-from grader.scoring.encoder import Encoder
-from grader.scoring.references import reference_vectors, reference_vectors_for
-from grader.scoring.review import review_answers
+from grader.scoring.context import QuestionContext, UnsavedVector, question_contexts
+from grader.scoring.decision import Decision, Reason, decide
+from grader.scoring.model import GradingModel, text_sha256
+from grader.scoring.signals import Peers, Signals, answer_signals
+
+if TYPE_CHECKING:
+    from grader.models import ModelVersion, Question
 
 
 @dataclass(frozen=True)
 class Score:
-    similarity: float
-    points: Decimal
-    best_reference: ReferenceAnswer
-    similarities: tuple[float, ...]  # one per reference answer, in the question's order
-    confidence: float | None = None  # probability that a teacher would agree on pass or fail
-    needs_review: bool = False
-    review_reasons: tuple[str, ...] = ()
+    signals: Signals
+    decision: Decision
+    best_reference_id: int | None  # the closest reference's id (None for a context built from plain texts)
+
+    @property
+    def similarity(self) -> float:
+        """The raw cosine similarity to the closest reference, as the model gives it."""
+        return self.signals.raw_similarity
+
+    @property
+    def similarities(self) -> tuple[float, ...]:
+        return self.signals.similarities
+
+    @property
+    def points(self) -> Decimal:
+        return self.decision.points
+
+    @property
+    def confidence(self) -> float:
+        return self.decision.confidence
+
+    @property
+    def needs_review(self) -> bool:
+        return self.decision.needs_review
+
+    @property
+    def review_reasons(self) -> tuple[Reason, ...]:
+        return self.decision.reasons
 
 
-def score_answers(
-    *,
-    encoder: Encoder,
-    model_version: ModelVersion,
-    question: Question,
-    answers: Sequence[str],
-    answer_matrix: np.ndarray | None = None,
-    answer_tokens: Sequence[Tokens] | None = None,
-    reference_matrix: np.ndarray | None = None,
-) -> list[Score]:
-    """Best cosine similarity over the question's references for each answer, calibrated to points.
-
-    Answers are encoded together in one call: that is where the time goes, and batching is what makes it fast.
-    ``answer_matrix`` with ``answer_tokens``, and ``reference_matrix``, when given, are those encodings done
-    already (by ``score_answer_batch``, which encodes the answers of many questions at once).
-    """
-    references = list(question.reference_answers.all())
-    if not references:
-        raise ValueError(f"question {question.pk} has no reference answer")
-    if reference_matrix is None:
-        reference_matrix = reference_vectors(encoder=encoder, model_version=model_version, references=references)
-    if answer_matrix is None or answer_tokens is None:
-        answer_matrix, answer_tokens = encoder.encode_with_tokens(list(answers))
-    similarity_matrix = np.clip(answer_matrix @ reference_matrix.T, -1.0, 1.0)
-    # Calibration, confidence and review (grader.scoring.review): similarities → points, confidence, needs_review.
-    decisions = review_answers(
-        encoder=encoder,
-        model_version=model_version,
-        question=question,
-        answers=list(answers),
-        answer_vectors=answer_matrix,
-        answer_tokens=answer_tokens,
-        reference_similarities=similarity_matrix,
-        references=[reference.text for reference in references],
-        reference_matrix=reference_matrix,
-    )
-    scores = []
-    for row, decision in zip(similarity_matrix, decisions, strict=True):
-        best = int(np.argmax(row))
-        scores.append(
-            Score(
-                similarity=float(row[best]),
-                points=decision.points,
-                best_reference=references[best],
-                similarities=tuple(float(value) for value in row),
-                confidence=decision.confidence,
-                needs_review=decision.needs_review,
-                review_reasons=decision.reasons,
-            )
-        )
-    return scores
+@dataclass(frozen=True)
+class GradedBatch:
+    scores: list[Score]  # in the order of the items
+    contexts: dict[int, QuestionContext]
+    # The answers graded here that the question's peers did not hold: for the answers after them (consensus).
+    unsaved_answers: list[UnsavedVector] = field(default_factory=list)
 
 
-def score_answer_batch(
-    *, encoder: Encoder, model_version: ModelVersion, items: Sequence[tuple[Question, str]]
-) -> list[Score]:
-    """Score answers to any mix of questions: one encode call for all answers, one reference lookup for all
-    questions, then ``score_answers`` per question, so every answer row is scored exactly as it is alone.
+def grade_answer(
+    *, context: QuestionContext, answer: str, vector: np.ndarray, tokens: Tokens | None, peers: Peers
+) -> Score:
+    """One answer, already encoded, in its question's context; ``peers``: the class's answers before it."""
+    signals = answer_signals(answer=answer, vector=vector, tokens=tokens, question=context.encoding, peers=peers)
+    return score_signals(signals, context=context, answer=answer, vector=vector, tokens=tokens)
 
-    Scores come back in the order of ``items``. Pass questions with ``reference_answers`` prefetched to keep
-    this free of per-question queries.
-    """
+
+def score_signals(
+    signals: Signals, *, context: QuestionContext, answer: str, vector: np.ndarray, tokens: Tokens | None
+) -> Score:
+    """The second half of ``grade_answer``, for a caller that grades the same signals in several contexts (the
+    evaluation's k corrections per question: the signals do not depend on them)."""
+    decision = decide(signals, answer=answer, vector=vector, tokens=tokens, context=context)
+    best_id = context.reference_ids[signals.best_reference] if context.reference_ids else None
+    return Score(signals=signals, decision=decision, best_reference_id=best_id)
+
+
+def grade_batch(*, model: GradingModel, version: ModelVersion, items: Sequence[tuple[Question, str]]) -> GradedBatch:
+    """Grade answers to any mix of questions (with ``reference_answers`` prefetched): one encode call for all
+    answers, one context per question, then each answer in arrival order, so an answer graded in a batch gets the
+    grade it would get alone after the ones before it."""
     if not items:
-        return []
-    answer_matrix, answer_tokens = encoder.encode_with_tokens([answer for _, answer in items])
-    questions = {question.pk: question for question, _ in items}
-    references_by_question = {pk: list(question.reference_answers.all()) for pk, question in questions.items()}
-    for pk, references in references_by_question.items():
-        if not references:
-            raise ValueError(f"question {pk} has no reference answer")
-    vectors = reference_vectors_for(
-        encoder=encoder,
-        model_version=model_version,
-        references=[reference for references in references_by_question.values() for reference in references],
-    )
-    rows_by_question: dict[int, list[int]] = {}
-    for row, (question, _) in enumerate(items):
-        rows_by_question.setdefault(question.pk, []).append(row)
-    scores: list[Score | None] = [None] * len(items)
-    for pk, rows in rows_by_question.items():
-        references = references_by_question[pk]
-        question_scores = score_answers(
-            encoder=encoder,
-            model_version=model_version,
-            question=questions[pk],
-            answers=[items[row][1] for row in rows],
-            answer_matrix=answer_matrix[rows],
-            answer_tokens=[answer_tokens[row] for row in rows],
-            reference_matrix=np.stack([vectors[reference.id] for reference in references]),
-        )
-        for row, score in zip(rows, question_scores, strict=True):
-            scores[row] = score
-    return scores
+        return GradedBatch(scores=[], contexts={})
+    vectors, tokens = model.encode_with_tokens([answer for _, answer in items])
+    contexts = question_contexts(model=model, version=version, questions=[question for question, _ in items])
+    peers = {pk: context.peers for pk, context in contexts.items()}
+    scores = []
+    unsaved = []
+    for (question, answer), vector, answer_tokens in zip(items, vectors, tokens, strict=True):
+        text_hash = text_sha256(answer)
+        known = peers[question.pk]
+        score = grade_answer(context=contexts[question.pk], answer=answer, vector=vector, tokens=answer_tokens,
+                             peers=known.for_answer(text_hash=text_hash, vector=vector))  # fmt: skip
+        scores.append(score)
+        if text_hash not in known.hashes and answer.strip():
+            peers[question.pk] = known.adding(text_hash=text_hash, vector=vector)
+            unsaved.append(UnsavedVector(owner_id=question.pk, text_hash=text_hash, vector=vector,
+                                         cold_fraction=score.decision.cold_fraction))  # fmt: skip
+    return GradedBatch(scores=scores, contexts=contexts, unsaved_answers=unsaved)

@@ -17,7 +17,7 @@ def graded_fields(*, score: Score, version: ModelVersion, graded_at: datetime) -
         "review_reasons": ",".join(score.review_reasons)[:200],
         "similarity": score.similarity,
         "points": score.points,
-        "best_reference": score.best_reference,
+        "best_reference": score.best_reference_id,  # the id: the same for an UPDATE
         "model_version": version,
         "graded_at": graded_at,
         "updated_at": graded_at,

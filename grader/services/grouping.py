@@ -9,8 +9,7 @@ from decimal import Decimal
 import numpy as np
 
 from grader.models import Submission
-from grader.scoring.explain import answer_embeddings
-from grader.services.model_versions import encoder_for_active_version
+from grader.services.grading_models import model_for_active_version
 
 # Average cosine distance inside a group; 0.35 keeps paraphrases together and splits answers that say different things.
 GROUP_DISTANCE = 0.35
@@ -33,8 +32,8 @@ def submission_groups(*, submissions: Sequence[Submission], distance: float = GR
     submissions = list(submissions)
     if len(submissions) < 2:
         return [AnswerGroup(submissions=submissions)] if submissions else []
-    _, encoder = encoder_for_active_version()
-    vectors = answer_embeddings(encoder=encoder, answers=[submission.answer for submission in submissions])
+    _, model = model_for_active_version()
+    vectors = model.encode([submission.answer for submission in submissions])
     # Imported here: scikit-learn (and the pandas it loads) costs every web and worker process ~100 MB otherwise.
     from sklearn.cluster import AgglomerativeClustering
 
@@ -73,8 +72,8 @@ def submissions_changed_by_same_decision(
     ]
     if not others:
         return []
-    _, encoder = encoder_for_active_version()
-    vectors = answer_embeddings(encoder=encoder, answers=[submission.answer] + [other.answer for other in others])
+    _, model = model_for_active_version()
+    vectors = model.encode([submission.answer] + [other.answer for other in others])
     similarities = vectors[1:] @ vectors[0]
     order = np.argsort(-similarities, kind="stable")
     return [

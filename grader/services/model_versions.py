@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -16,11 +14,9 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from grader.models import Correction, ModelVersion, Question, ReferenceAnswer, Submission, TrainingRun
-from grader.scoring.encoder import Encoder, base_model_path, load_encoder
-from grader.scoring.onnx_export import export_onnx
-from grader.scoring.points import similarity_to_points
-from grader.scoring.similarity_scale import SIMILARITY, SimilarityScale
+from grader.scoring.model import base_model_path, load_model
 from grader.selectors import model_version_active
+from grader.services.grading_models import NoActiveModelVersion as NoActiveModelVersion  # callers catch it here
 from grader.services.model_artifacts import model_artifact_delete, model_artifact_store, model_version_local_path
 from grader.services.regrading import model_version_dry_run, questions_with_uncorrected_grades, regrade_enqueue
 from grader.services.similarity_scales import similarity_scale_write
@@ -37,25 +33,14 @@ from grader.services.training_runs import TrainingAlreadyRunning as TrainingAlre
 from training.dataset import Pair, Split, build_training_set, dataset_sha256, load_pairs_csv, split_held_out
 from training.evaluate import held_out_agreement, improvement
 from training.finetune import FineTuneResult, Hyperparameters, fine_tune, resolve_precision
+from training.onnx_export import export_onnx
 
 logger = logging.getLogger(__name__)
-
-
-class NoActiveModelVersion(RuntimeError):
-    """Grading cannot start before the first model version exists (``manage.py bootstrap_model``)."""
 
 
 def artifact_dir(version: ModelVersion) -> Path:
     """The version's files on this machine, fetched from the model store and checked against its sha256."""
     return model_version_local_path(version=version)
-
-
-def encoder_for_active_version() -> tuple[ModelVersion, Encoder]:
-    """The active version and its encoder. One indexed query per call, so a promotion is seen at once."""
-    version = model_version_active()
-    if version is None:
-        raise NoActiveModelVersion("no active model version; run `python manage.py bootstrap_model`")
-    return version, load_encoder(path=artifact_dir(version), version_id=version.pk)
 
 
 def hyperparameters_from_settings() -> Hyperparameters:
@@ -90,6 +75,8 @@ def correction_pairs() -> list[Pair]:
                 min(1.0, max(0.0, label)),
                 question=_question_key(submission.question),
                 max_points=float(submission.question.max_points),
+                prompt=submission.question.prompt,
+                references=tuple(reference.text for reference in submission.question.reference_answers.all()),
             )
         )
     return pairs
@@ -101,15 +88,17 @@ def seed_pairs() -> list[Pair]:
     pairs = load_pairs_csv(settings.GRADER_SEED_PAIRS)
     questions = {
         reference.text: reference.question
-        for reference in ReferenceAnswer.objects.filter(text__in={p.sentence_1 for p in pairs}).select_related(
-            "question__course"
-        )
+        for reference in ReferenceAnswer.objects.filter(text__in={p.sentence_1 for p in pairs})
+        .select_related("question__course")
+        .prefetch_related("question__reference_answers")
     }
     return [
         replace(
             pair,
             question=_question_key(questions[pair.sentence_1]),
             max_points=float(questions[pair.sentence_1].max_points),
+            prompt=questions[pair.sentence_1].prompt,
+            references=tuple(reference.text for reference in questions[pair.sentence_1].reference_answers.all()),
         )
         if pair.sentence_1 in questions
         else pair
@@ -151,24 +140,6 @@ def model_retrain(
     return _retrain(
         base=active, pairs=model_retrain_dataset(), hyperparameters=hyperparameters, trigger=trigger, force=force
     )
-
-
-def _points_mapping(scale: SimilarityScale | None = None) -> Callable[[float, float], float]:
-    """The held-out set is scored the way submissions are: similarity, read through the version's scale when it
-    carries one, to points with the global thresholds (which sit on the base model's scale)."""
-
-    def to_points(similarity: float, max_points: float) -> float:
-        return float(
-            similarity_to_points(
-                similarity=similarity if scale is None else scale.value(SIMILARITY, similarity),
-                max_points=Decimal(str(max_points)),
-                zero_credit=settings.GRADER_ZERO_CREDIT_SIMILARITY,
-                full_credit=settings.GRADER_FULL_CREDIT_SIMILARITY,
-                step=settings.GRADER_POINTS_STEP,
-            )
-        )
-
-    return to_points
 
 
 def _retrain(
@@ -269,13 +240,12 @@ def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path,
     """Held-out agreement of the candidate and of the model it would replace, on the same pairs."""
     if not split.held_out:
         return {"held_out_size": 0}
-    # Each model through its own similarity scale, as it grades: without it, a pearson/rmse/mae/qwk gate would
-    # judge a fine-tuned candidate's points on a scale the thresholds were not set for.
-    candidate = held_out_agreement(
-        pairs=split.held_out, model_dir=candidate_dir, to_points=_points_mapping(SimilarityScale.load(candidate_dir))
-    )
+    # Both graded as the workers grade (backend, similarity scale, calibration, guards), each model loaded for
+    # this evaluation alone: the training process's kept model stays as it was.
+    candidate = held_out_agreement(pairs=split.held_out, model=load_model(path=candidate_dir, keep=False))
     replaced = held_out_agreement(
-        pairs=split.held_out, model_dir=base_dir, to_points=_points_mapping(SimilarityScale.load(base_dir))
+        pairs=split.held_out,
+        model=load_model(path=base_dir, version_id=base.pk if base is not None else None, keep=False),
     )
     return {
         "held_out_size": len(split.held_out),

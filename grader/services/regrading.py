@@ -16,11 +16,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from grader.models import ModelVersion, Question, Submission
-from grader.scoring.encoder import load_encoder
-from grader.scoring.grading import score_answers
+from grader.scoring.grading import Score, grade_batch
 from grader.selectors import model_version_active
+from grader.services.embeddings import graded_batch_embeddings_store
 from grader.services.grades import graded_fields
-from grader.services.model_artifacts import model_version_local_path
+from grader.services.grading_models import model_for_version
 from grader.services.webhooks import webhook_event_submission
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ def _uncorrected_graded() -> QuerySet[Submission]:
     return Submission.objects.filter(status__in=AUTO_GRADED, corrected_points__isnull=True)
 
 
-def _rescore(*, version: ModelVersion, submissions: list[Submission]) -> dict[int, object]:
-    encoder = load_encoder(path=model_version_local_path(version=version), version_id=version.pk)
+def _rescore(*, version: ModelVersion, submissions: list[Submission], store: bool) -> dict[int, Score]:
+    """Each submission graded by ``version`` as the workers grade. ``store``: keep what was encoded (a regrade by
+    the active version, in a worker); a dry run of a candidate stores nothing and leaves the process's model."""
+    model = model_for_version(version=version, keep=store)
     by_question: dict[int, list[Submission]] = defaultdict(list)
     for submission in submissions:
         by_question[submission.question_id].append(submission)
@@ -47,13 +49,10 @@ def _rescore(*, version: ModelVersion, submissions: list[Submission]) -> dict[in
     for question_id, group in by_question.items():
         for start in range(0, len(group), BATCH):
             chunk = group[start : start + BATCH]
-            results = score_answers(
-                encoder=encoder,
-                model_version=version,
-                question=questions[question_id],
-                answers=[submission.answer for submission in chunk],
-            )
-            scores.update({submission.pk: score for submission, score in zip(chunk, results, strict=True)})
+            batch = grade_batch(model=model, version=version, items=[(questions[question_id], s.answer) for s in chunk])
+            if store:
+                graded_batch_embeddings_store(batch=batch, version=version)
+            scores.update({submission.pk: score for submission, score in zip(chunk, batch.scores, strict=True)})
     return scores
 
 
@@ -64,7 +63,7 @@ def model_version_dry_run(*, version: ModelVersion, limit: int | None = None) ->
     """
     limit = settings.GRADER_DRY_RUN_LIMIT if limit is None else limit
     sample = list(_uncorrected_graded().order_by("-graded_at", "-pk")[:limit])
-    scores = _rescore(version=version, submissions=sample) if sample else {}
+    scores = _rescore(version=version, submissions=sample, store=False) if sample else {}
     changes = [scores[s.pk].points - s.points for s in sample]
     moved = [abs(change) for change in changes if change != 0]
     report = {
@@ -99,7 +98,7 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
     )
     if not pending:
         return 0
-    scores = _rescore(version=version, submissions=pending)
+    scores = _rescore(version=version, submissions=pending, store=True)
     written = 0
     now = timezone.now()
     for submission in pending:

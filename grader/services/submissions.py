@@ -18,11 +18,12 @@ from django.utils import timezone
 
 from grader.db import bulk_set
 from grader.models import Correction, Integration, ModelVersion, Question, Submission
-from grader.scoring.encoder import Encoder
-from grader.scoring.grading import score_answer_batch
+from grader.scoring.grading import grade_batch
+from grader.scoring.model import GradingModel
 from grader.selectors import webhook_endpoints_active_exist
+from grader.services.embeddings import graded_batch_embeddings_store
 from grader.services.grades import graded_fields
-from grader.services.model_versions import encoder_for_active_version
+from grader.services.grading_models import model_for_active_version
 from grader.services.webhooks import webhook_event_submission
 from grader.shared_cache import CACHE_ERRORS, available_redis, cache_failed, cache_key
 
@@ -255,13 +256,13 @@ def submissions_grade_batch(*, submission_id: int, limit: int | None = None, tas
     back at once instead of waiting for the lease to expire.
     """
     limit = settings.GRADER_GRADING_BATCH_SIZE if limit is None else limit
-    version, encoder = encoder_for_active_version()
+    version, model = model_for_active_version()
     claimed_at = timezone.now()
     claimed = _submissions_claim(submission_id=submission_id, limit=limit, claimed_at=claimed_at, task_id=task_id)
     if not claimed:
         return GradingBatch(claimed=(), recorded=())
     try:
-        recorded = _submissions_score_and_record(ids=claimed, claimed_at=claimed_at, version=version, encoder=encoder)
+        recorded = _submissions_score_and_record(ids=claimed, claimed_at=claimed_at, version=version, model=model)
     except BaseException:
         # BaseException: a soft time limit must also hand the rows back rather than strand them in "grading".
         Submission.objects.filter(
@@ -300,7 +301,7 @@ def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime, 
 
 
 def _submissions_score_and_record(
-    *, ids: list[int], claimed_at: datetime, version: ModelVersion, encoder: Encoder
+    *, ids: list[int], claimed_at: datetime, version: ModelVersion, model: GradingModel
 ) -> list[int]:
     submissions = list(
         Submission.objects.filter(pk__in=ids)
@@ -312,11 +313,11 @@ def _submissions_score_and_record(
     gradable = [submission for submission in submissions if submission.question.reference_answers.all()]
     gradable_ids = {submission.pk for submission in gradable}
     unanswerable = [submission.pk for submission in submissions if submission.pk not in gradable_ids]
-    scores = score_answer_batch(
-        encoder=encoder,
-        model_version=version,
-        items=[(submission.question, submission.answer) for submission in gradable],
+    batch = grade_batch(
+        model=model, version=version, items=[(submission.question, submission.answer) for submission in gradable]
     )
+    graded_batch_embeddings_store(batch=batch, version=version)
+    scores = batch.scores
     graded_at = timezone.now()
     with transaction.atomic():
         still_ours = dict(

@@ -1,16 +1,20 @@
-"""What a submission's grade rests on: every reference with its similarity, and which sentences the answer covers."""
+"""What a submission's grade rests on: every reference with its similarity, and which sentences the answer covers.
+
+Graded again by the pipeline the workers run (grader.scoring.grading.grade_batch), read-only: nothing encoded here
+is stored, and the web process's kept model is left as it was.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from grader.models import ModelVersion, ReferenceAnswer, Submission
-from grader.scoring.encoder import load_encoder
+from grader.scoring.context import credit_band
 from grader.scoring.explain import SentenceCoverage, reference_coverage
-from grader.scoring.grading import score_answers
-from grader.services.model_versions import NoActiveModelVersion, artifact_dir, encoder_for_active_version
+from grader.scoring.grading import Score, grade_batch
+from grader.selectors import model_version_active
+from grader.services.grading_models import model_for_version
+from grader.services.model_artifacts import model_version_local_path
 
 
 @dataclass(frozen=True)
@@ -24,45 +28,38 @@ class ReferenceExplanation:
 @dataclass(frozen=True)
 class Explanation:
     model_version: ModelVersion
+    score: Score  # the grade as the version gives it now (corrections and earlier answers as they stand)
     references: list[ReferenceExplanation]
 
 
-def _encoder_for(submission: Submission):
+def _explaining_version(submission: Submission) -> ModelVersion | None:
     """The version that graded the submission if its files are still here, else the active one."""
     version = submission.model_version
-    if version is not None and artifact_dir(version).is_dir():
-        return version, load_encoder(path=artifact_dir(version), version_id=version.pk)
-    return encoder_for_active_version()
+    if version is not None and model_version_local_path(version=version).is_dir():
+        return version
+    return model_version_active()
 
 
 def submission_explanation(*, submission: Submission) -> Explanation | None:
     """None when there is no model to explain with (no version yet) or the question has no reference."""
     question = submission.question
-    if not question.reference_answers.exists():
-        return None
-    try:
-        version, encoder = _encoder_for(submission)
-    except NoActiveModelVersion:
-        return None
-    [score] = score_answers(encoder=encoder, model_version=version, question=question, answers=[submission.answer])
-    zero = question.zero_credit_similarity
-    full = question.full_credit_similarity
-    zero = settings.GRADER_ZERO_CREDIT_SIMILARITY if zero is None else zero
-    full = settings.GRADER_FULL_CREDIT_SIMILARITY if full is None else full
     references = list(question.reference_answers.all())
+    version = _explaining_version(submission)
+    if not references or version is None:
+        return None
+    model = model_for_version(version=version, keep=False)
+    [score] = grade_batch(model=model, version=version, items=[(question, submission.answer)]).scores
+    zero, full = credit_band(question)
     return Explanation(
         model_version=version,
+        score=score,
         references=[
             ReferenceExplanation(
                 reference=reference,
                 similarity=similarity,
-                is_best=reference.pk == score.best_reference.pk,
+                is_best=reference.pk == score.best_reference_id,
                 sentences=reference_coverage(
-                    encoder=encoder,
-                    answer=submission.answer,
-                    reference=reference.text,
-                    zero_credit=zero,
-                    full_credit=full,
+                    model=model, answer=submission.answer, reference=reference.text, zero_credit=zero, full_credit=full
                 ),
             )
             for reference, similarity in zip(references, score.similarities, strict=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from grader.models import Submission
 
-# The codes are the scoring step's (grader/scoring/guards.py, decision.py) and the API's; teachers read these.
+# The codes are the scoring step's (grader/scoring/decision.py) and the API's; teachers read these.
 REVIEW_REASON_TEXT: dict[str, str] = {
     "low_confidence": "The model is unsure whether this answer passes.",
     "question_copy": "The answer mostly repeats the question.",

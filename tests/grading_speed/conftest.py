@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.models import Course, Submission
-from grader.scoring.references import clear_memory_cache
+from grader.scoring.model import forget_remembered_texts
 
 ANSWERS = [
     "It moves the parameters a little at a time in the direction that makes the loss smaller.",
@@ -20,9 +20,9 @@ ANSWERS = [
 @pytest.fixture(autouse=True)
 def _fresh_reference_memory():
     """The in-process reference cache outlives a test's database; start every test without it."""
-    clear_memory_cache()
+    forget_remembered_texts()
     yield
-    clear_memory_cache()
+    forget_remembered_texts()
 
 
 def queue_submissions(course: Course, count: int, *, questions: int = 3) -> list[Submission]:

@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from grader.models import Submission
-from grader.scoring.grading import score_answers
 from grader.services import submissions as submission_services
-from grader.services.model_versions import encoder_for_active_version
+from grader.services.grading_models import model_for_active_version
 from grader.services.submissions import submission_grade, submissions_grade_batch
+from tests.grading import grade_answers
 from tests.grading_speed.conftest import queue_submissions
 
 
@@ -24,19 +24,19 @@ def test_a_batch_grades_every_submission_once_against_its_own_questions_referenc
 
     assert batch.claimed[0] == queued[5].pk
     assert sorted(batch.claimed) == sorted(batch.recorded) == sorted(s.pk for s in queued)
-    _, encoder = encoder_for_active_version()
+    _, encoder = model_for_active_version()
     for submission in Submission.objects.filter(pk__in=batch.recorded).select_related("question", "best_reference"):
         assert submission.status == Submission.Status.GRADED
         assert submission.grading_attempts == 1
         assert submission.model_version == base_model_version
         assert submission.best_reference.question_id == submission.question_id
         # Graded alone, the same answer gets the same grade: the batch mixed nothing across questions.
-        [alone] = score_answers(
-            encoder=encoder, model_version=base_model_version, question=submission.question, answers=[submission.answer]
+        [alone] = grade_answers(
+            model=encoder, version=base_model_version, question=submission.question, answers=[submission.answer]
         )
         assert submission.similarity == pytest.approx(alone.similarity, abs=1e-4)
         assert submission.points == alone.points
-        assert submission.best_reference == alone.best_reference
+        assert submission.best_reference_id == alone.best_reference_id
 
 
 def test_a_batch_takes_its_own_submission_first_and_at_most_the_limit(base_model_version, demo_course):
@@ -91,14 +91,14 @@ def test_a_live_claim_is_left_alone_and_a_lapsed_one_is_taken_over(base_model_ve
 def test_a_worker_whose_claim_was_taken_over_writes_nothing(base_model_version, demo_course, monkeypatch):
     queued = queue_submissions(demo_course, 3)
     taken_over = queued[1]
-    real_score = submission_services.score_answer_batch
+    real_score = submission_services.grade_batch
 
     def score_while_another_worker_takes_over(**kwargs):
         # As if this worker stalled past its lease and another one claimed the row meanwhile.
         Submission.objects.filter(pk=taken_over.pk).update(grading_started_at=timezone.now() + timedelta(seconds=1))
         return real_score(**kwargs)
 
-    monkeypatch.setattr(submission_services, "score_answer_batch", score_while_another_worker_takes_over)
+    monkeypatch.setattr(submission_services, "grade_batch", score_while_another_worker_takes_over)
 
     batch = submissions_grade_batch(submission_id=queued[0].pk, limit=32)
 
@@ -114,7 +114,7 @@ def test_a_failed_batch_hands_its_claims_back_for_the_retry(base_model_version, 
     def broken(**kwargs):
         raise RuntimeError("encoder crashed")
 
-    monkeypatch.setattr(submission_services, "score_answer_batch", broken)
+    monkeypatch.setattr(submission_services, "grade_batch", broken)
     with pytest.raises(RuntimeError):
         submissions_grade_batch(submission_id=queued[0].pk, limit=32)
     assert set(Submission.objects.values_list("status", flat=True)) == {Submission.Status.QUEUED}
@@ -134,8 +134,8 @@ def test_a_question_without_references_fails_its_submissions_and_not_the_batch(b
     assert orphan.status == Submission.Status.FAILED and "reference" in orphan.error
 
 
-# The review step (grader.scoring.review) reads a question's corrections and its class's answers and stores the
-# new answers: three queries per question in the batch, none per answer.
+# A question's context (grader.scoring.context) reads its corrections and its class's answers, and the new answers
+# are stored after the batch: at most three queries per question in the batch, none per answer.
 REVIEW_QUERIES_PER_QUESTION = 3
 
 
@@ -161,7 +161,7 @@ def test_reference_embeddings_for_a_cold_batch_are_read_and_written_in_one_query
     base_model_version, demo_course, django_assert_max_num_queries
 ):
     queued = queue_submissions(demo_course, 10, questions=5)
-    encoder_for_active_version()  # the model load is not what this counts
+    model_for_active_version()  # the model load is not what this counts
 
     # A warm batch's queries (the test above), plus one read and one write of reference embeddings.
     with django_assert_max_num_queries(15 + REVIEW_QUERIES_PER_QUESTION * 5):

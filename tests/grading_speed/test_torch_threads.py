@@ -2,7 +2,7 @@
 
 import os
 
-from grader.scoring.encoder import torch_threads
+from grader.scoring.model import torch_threads
 
 
 def test_pool_processes_share_the_cores(settings, monkeypatch):

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from grader.models import ModelVersion
-from grader.scoring.encoder import Encoder, load_encoder
+from grader.scoring.model import GradingModel, load_model
 from grader.services.model_versions import artifact_dir
 
 
 @pytest.fixture
-def base_encoder(base_model_version: ModelVersion) -> Encoder:
-    return load_encoder(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
+def base_encoder(base_model_version: ModelVersion) -> GradingModel:
+    return load_model(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
 
 
 TINY_ROWS = [

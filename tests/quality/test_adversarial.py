@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from grader.scoring.grading import score_answers
+from tests.grading import grade_answers
 from training.adversarial import generate
 
 PARAPHRASES = {
@@ -31,9 +31,9 @@ def test_negated_reference_and_keyword_salad_never_outscore_a_true_paraphrase(
 ):
     question = demo_course.questions.get(key=key)
     cases = _cases(question)
-    paraphrase, negated, salad = score_answers(
-        encoder=base_encoder,
-        model_version=base_model_version,
+    paraphrase, negated, salad = grade_answers(
+        model=base_encoder,
+        version=base_model_version,
         question=question,
         answers=[PARAPHRASES[key], cases["negated_reference"], cases["keyword_salad"]],
     )
@@ -52,8 +52,8 @@ def test_question_copy_blank_and_off_topic_padding_land_below_pass_or_in_review(
     question = demo_course.questions.get(key=key)
     cases = _cases(question)
     kinds = ["question_copy", "blank", "whitespace", "off_topic_padding"]
-    scores = score_answers(
-        encoder=base_encoder, model_version=base_model_version, question=question, answers=[cases[k] for k in kinds]
+    scores = grade_answers(
+        model=base_encoder, version=base_model_version, question=question, answers=[cases[k] for k in kinds]
     )
     for kind, score in zip(kinds, scores, strict=True):
         assert score.points < _pass_mark(question) or score.needs_review, kind

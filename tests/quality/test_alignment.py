@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from tokenizers import Tokenizer
 
-from grader.scoring import review as review_module
+from grader.scoring import grading as grading_module
 from grader.scoring.alignment import Tokens, answer_agreement, content_token_table, reference_alignment
 from grader.scoring.calibration import (
     FEEDBACK_FEATURE_NAMES,
@@ -19,10 +19,10 @@ from grader.scoring.calibration import (
     feedback_features,
     fit_linear,
 )
-from grader.scoring.encoder import MeanPoolingEncoder, base_model_path
-from grader.scoring.features import FEATURE_NAMES
-from grader.scoring.grading import score_answers
+from grader.scoring.model import MeanPoolingEncoder, base_model_path
+from grader.scoring.signals import FEATURE_NAMES
 from grader.services.submissions import correction_create, submission_create, submission_grade
+from tests.grading import grade_answers
 
 QUESTION = "What does a compiler do?"
 REFERENCE = "It translates source code into machine code before the program runs."
@@ -104,16 +104,16 @@ def test_a_quadratic_calibration_fitted_before_the_alignment_existed_still_grade
 def test_grading_feeds_each_answer_its_own_alignment(base_model_version, base_encoder, gradient_descent_question,
                                                      monkeypatch):  # fmt: skip
     seen = []
-    real_decide = review_module.decide
+    real_decide = grading_module.decide
 
-    def recording_decide(**kwargs):
-        seen.append((kwargs["answer"], kwargs["alignment"]))
-        return real_decide(**kwargs)
+    def recording_decide(signals, **kwargs):
+        seen.append((kwargs["answer"], signals.alignment))
+        return real_decide(signals, **kwargs)
 
-    monkeypatch.setattr(review_module, "decide", recording_decide)
+    monkeypatch.setattr(grading_module, "decide", recording_decide)
     question = gradient_descent_question
     answers = [question.reference_answers.first().text, "Bananas are yellow.", ""]
-    score_answers(encoder=base_encoder, model_version=base_model_version, question=question, answers=answers)
+    grade_answers(model=base_encoder, version=base_model_version, question=question, answers=answers)
     references = [reference.text for reference in question.reference_answers.all()]
     _, tokens = base_encoder.encode_with_tokens(answers + references)
     question_ids = base_encoder.token_ids(question.prompt)
@@ -172,16 +172,16 @@ def test_grading_compares_tokens_with_the_questions_corrected_answers(
         submission.refresh_from_db()
         correction_create(submission=submission, teacher=teacher, points=Decimal(i))
     seen = []
-    real_decide = review_module.decide
+    real_decide = grading_module.decide
 
-    def recording_decide(**kwargs):
+    def recording_decide(signals, **kwargs):
         seen.append(kwargs)
-        return real_decide(**kwargs)
+        return real_decide(signals, **kwargs)
 
-    monkeypatch.setattr(review_module, "decide", recording_decide)
+    monkeypatch.setattr(grading_module, "decide", recording_decide)
     probe = "It steps the parameters down the gradient of the loss."
-    score_answers(encoder=base_encoder, model_version=base_model_version, question=question, answers=[probe])
+    grade_answers(model=base_encoder, version=base_model_version, question=question, answers=[probe])
     [kwargs] = seen
     assert kwargs["tokens"] is not None and len(kwargs["tokens"]) == len(base_encoder.token_ids(probe))
-    evidence = kwargs["evidence"]
+    evidence = kwargs["context"].evidence
     assert evidence.tokens is not None and len(evidence.tokens) == len(evidence) == 2

@@ -18,9 +18,9 @@ from grader.scoring.calibration import (
     fit_linear,
     pass_confidence,
 )
-from grader.scoring.features import FEATURE_NAMES, demoted_similarity
-from grader.scoring.guards import check_answer
-from grader.scoring.points import similarity_to_points
+from grader.scoring.decision import check_answer
+from grader.scoring.signals import FEATURE_NAMES, demoted_similarity
+from tests.grading import similarity_to_points
 
 
 def _features(similarity: float) -> np.ndarray:

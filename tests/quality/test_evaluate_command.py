@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 
 import training.evaluation as evaluation
-from grader.scoring.features import FEATURE_NAMES
-from grader.scoring.similarity_scale import DEMOTED, SimilarityScale
+from grader.scoring.signals import FEATURE_NAMES, Peers, QuestionEncoding, answer_signals
+from grader.scoring.similarity_scale import MAPPED, SimilarityScale
 
 
 def test_feedback_protocol_writes_metrics_per_k_and_never_fits_on_the_held_out_split(tiny_csv, tmp_path, monkeypatch):
@@ -74,15 +74,22 @@ def test_a_fold_is_calibrated_on_the_calibration_model_and_graded_with_its_own(t
 
 
 def test_similarity_scale_keeps_the_ranking_and_takes_the_target_spread():
-    source = np.array([[0.9, 0.5, 0.8, 1.0], [0.2, 0.1, 0.3, 1.0], [0.6, 0.3, 0.6, 0.0], [0.4, 0.2, 0.5, 1.0]])
-    target = np.array([[0.7, 0.4, 0.6, 1.0], [0.5, 0.2, 0.4, 1.0], [0.6, 0.3, 0.6, 0.0], [0.55, 0.25, 0.5, 1.0]])
+    nan = float("nan")
+    source = {"similarity": np.array([0.9, 0.2, 0.6, 0.4]), "consensus": np.array([0.8, 0.3, nan, 0.5])}
+    target = {"similarity": np.array([0.7, 0.5, 0.6, 0.55]), "consensus": np.array([0.6, 0.4, nan, 0.5])}
     scale = SimilarityScale.fit(source=source, target=target)
-    mapped = scale.apply(source)
-    assert list(np.argsort(mapped[:, 0])) == list(np.argsort(source[:, 0]))
-    assert sorted(mapped[:, 0]) == pytest.approx(sorted(target[:, 0]), abs=1e-3)  # 101 quantile knots
-    # A row without enough peers carries the similarity as its consensus, mapped the same way.
-    assert mapped[2, 2] == mapped[2, 0]
-    assert mapped[:, 3].tolist() == source[:, 3].tolist() and mapped[:, 4:].tolist() == source[:, 4:].tolist()
+    mapped = np.array([scale.value("similarity", value) for value in source["similarity"]])
+    assert list(np.argsort(mapped)) == list(np.argsort(source["similarity"]))
+    assert sorted(mapped) == pytest.approx(sorted(target["similarity"]), abs=1e-3)  # 101 quantile knots
+    assert scale.value("question_similarity", 0.3) == 0.3  # a signal without a map is left as it is
+    # An answer without enough peers carries the similarity as its consensus, mapped the same way.
+    vector = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    encoding = QuestionEncoding(prompt="q", references=("r",), reference_vectors=np.array([[0.6, 0.8, 0.0]]),
+                                prompt_vector=np.array([0.0, 0.0, 1.0]), prompt_token_ids=(), scale=scale)  # fmt: skip
+    signals = answer_signals(answer="a", vector=vector, tokens=None, question=encoding, peers=Peers.none())
+    consensus_column, similarity_column = FEATURE_NAMES.index("consensus"), FEATURE_NAMES.index("similarity")
+    assert signals.consensus is None
+    assert signals.features[consensus_column] == signals.features[similarity_column] == scale.value("similarity", 0.6)
 
 
 def test_a_mapped_fold_encodes_its_held_out_answers_with_both_models(tiny_csv, base_encoder):
@@ -104,14 +111,15 @@ def test_a_mapped_fold_encodes_its_held_out_answers_with_both_models(tiny_csv, b
 
 def test_similarity_scale_maps_the_demoted_similarity_too_and_reads_maps_from_before_it():
     rng = np.random.default_rng(0)
-    source = rng.uniform(0, 1, size=(200, len(FEATURE_NAMES)))
-    target = source.copy()
-    target[:, DEMOTED] = 0.2 + 0.5 * source[:, DEMOTED]  # the base model spreads it less
+    source = {name: rng.uniform(0, 1, size=200) for name in MAPPED}
+    target = dict(source)
+    target["demoted_similarity"] = 0.2 + 0.5 * source["demoted_similarity"]  # the base model spreads it less
     scale = SimilarityScale.fit(source=source, target=target)
-    assert scale.apply(source)[:, DEMOTED] == pytest.approx(target[:, DEMOTED], abs=0.01)
+    mapped = [scale.value("demoted_similarity", value) for value in source["demoted_similarity"]]
+    assert mapped == pytest.approx(target["demoted_similarity"], abs=0.01)
     older = scale.to_dict()
     del older["maps"]["demoted_similarity"]
-    assert SimilarityScale.from_dict(older).value(DEMOTED, 0.8) == 0.8  # left as the version gives it
+    assert SimilarityScale.from_dict(older).value("demoted_similarity", 0.8) == 0.8  # left as the version gives it
 
 
 def test_evaluate_can_grade_with_the_int8_backend_and_says_so(tiny_csv, tmp_path):

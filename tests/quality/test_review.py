@@ -5,8 +5,8 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 
 from grader.models import AnswerEmbedding, Submission
-from grader.scoring.grading import score_answers
 from grader.services.submissions import correction_create, submission_create, submission_grade
+from tests.grading import grade_answers
 
 
 def _grade(question, answer: str, ref: str) -> Submission:
@@ -47,7 +47,7 @@ def test_corrections_change_the_next_grade_at_once_without_retraining(
 ):
     question = gradient_descent_question
     probe = "Gradient descent is a method that changes parameters to make the loss smaller."
-    [before] = score_answers(encoder=base_encoder, model_version=base_model_version, question=question, answers=[probe])
+    [before] = grade_answers(model=base_encoder, version=base_model_version, question=question, answers=[probe])
     teacher = get_user_model().objects.create_user("strict", is_staff=True)
     similar = [
         "Gradient descent is a method that changes the parameters so that the loss becomes smaller.",
@@ -57,7 +57,7 @@ def test_corrections_change_the_next_grade_at_once_without_retraining(
     for i, answer in enumerate(similar):
         submission = _grade(question, answer, f"s{i}")
         correction_create(submission=submission, teacher=teacher, points=Decimal("1"))
-    [after] = score_answers(encoder=base_encoder, model_version=base_model_version, question=question, answers=[probe])
+    [after] = grade_answers(model=base_encoder, version=base_model_version, question=question, answers=[probe])
     assert before.points >= Decimal("3")
     assert after.points < before.points
 
@@ -73,7 +73,7 @@ def test_a_calibration_written_by_evaluate_replaces_the_similarity_ramp(
     import json
 
     from grader.scoring.calibration import Calibration, Linear
-    from grader.scoring.features import FEATURE_NAMES
+    from grader.scoring.signals import FEATURE_NAMES
 
     # A deliberately flat calibration: every answer is worth 40 % of the points, whatever its similarity.
     flat = Calibration(cold=Linear(coef=(0.0,) * len(FEATURE_NAMES), intercept=0.4))

@@ -16,10 +16,10 @@ from django.db import connection
 from django.utils import timezone
 
 from grader.models import Course, ReferenceAnswer, Submission
-from grader.scoring.encoder import load_encoder
-from grader.scoring.grading import score_answers
+from grader.scoring.model import load_model
 from grader.services.model_artifacts import model_version_local_path
 from grader.services.submissions import correction_create, submission_create
+from tests.grading import grade_answers
 from training.dataset import load_pairs_csv
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -77,18 +77,18 @@ def _grade_all(version) -> None:
     by_question: dict = {}
     for submission in queued:
         by_question.setdefault(submission.question, []).append(submission)
-    encoder = load_encoder(path=model_version_local_path(version=version), version_id=version.pk)
+    encoder = load_model(path=model_version_local_path(version=version), version_id=version.pk)
     now = timezone.now()
     for question, submissions in by_question.items():
-        scores = score_answers(
-            encoder=encoder, model_version=version, question=question, answers=[s.answer for s in submissions]
+        scores = grade_answers(
+            model=encoder, version=version, question=question, answers=[s.answer for s in submissions]
         )
         for submission, score in zip(submissions, scores, strict=True):
             Submission.objects.filter(pk=submission.pk).update(
                 status=Submission.Status.GRADED,
                 similarity=score.similarity,
                 points=score.points,
-                best_reference=score.best_reference,
+                best_reference_id=score.best_reference_id,
                 model_version=version,
                 graded_at=now,
             )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from grader.scoring.model import base_model_path, load_model
 from grader.services.model_versions import gate_decision
 from training.dataset import Pair, peer_reference_pairs, split_held_out
-from training.evaluate import held_out_agreement, improvement
+from training.evaluate import held_out_agreement, held_out_grades, improvement
 
 
 def _pairs(questions: int, answers: int) -> list[Pair]:
@@ -65,26 +65,21 @@ def test_peer_references_pair_each_answer_with_another_full_credit_answer_of_its
     assert sorted(peer_reference_pairs(list(reversed(pairs)), seed=42)) == sorted(peers)
 
 
-def _encoder_with_similarities(pairs: list[Pair], similarity: dict[str, float]):
-    """Unit vectors whose dot product with the reference (e0) is the given similarity."""
-
-    def encode(texts: list[str]) -> np.ndarray:
-        rows = []
-        for text in texts:
-            s = similarity.get(text)
-            rows.append([1.0, 0.0] if s is None else [s, float(np.sqrt(1 - s * s))])
-        return np.asarray(rows, dtype=np.float32)
-
-    return encode
-
-
-def test_held_out_agreement_scores_pairs_on_their_own_scale():
-    pairs = [Pair(f"a{i}", "ref", label, max_points=10.0) for i, label in enumerate([0.0, 0.25, 0.5, 1.0])]
-    encode = _encoder_with_similarities(pairs, {f"a{i}": p.label for i, p in enumerate(pairs)})
-    metrics = held_out_agreement(pairs=pairs, encode=encode)
-    assert metrics["cosine_pearson"] == pytest.approx(1.0, abs=1e-5)
+def test_held_out_agreement_grades_pairs_on_their_own_scale():
+    """The gate grades as the workers do, each answer on its own question's scale."""
+    reference = "Gradient descent repeatedly steps the parameters against the gradient to reduce the loss."
+    prompt = "What does gradient descent do?"
+    wrong = "The French revolution began in 1789."
+    pairs = [
+        Pair(reference, reference, 1.0, max_points=10.0, prompt=prompt, references=(reference,)),
+        Pair(wrong, reference, 0.0, max_points=10.0, prompt=prompt, references=(reference,)),
+        Pair(reference, reference, 1.0, max_points=4.0, prompt=prompt, references=(reference,), question="other"),
+    ]
+    model = load_model(path=base_model_path(), keep=False)
+    assert [score.points for score in held_out_grades(pairs=pairs, model=model)] == [10, 0, 4]
+    metrics = held_out_agreement(pairs=pairs, model=model)
     assert metrics["mae"] == pytest.approx(0.0, abs=1e-4)
-    assert metrics["qwk"] == pytest.approx(1.0)
+    assert metrics["cosine_pearson"] == pytest.approx(1.0, abs=1e-5)
     assert improvement(candidate={"mae": 1.0}, reference={"mae": 1.5}, metric="mae") == pytest.approx(0.5)
 
 

@@ -6,8 +6,9 @@ import pytest
 
 from grader.models import ModelVersion, Submission, TrainingRun
 from grader.services import model_versions
+from grader.services.grading_models import model_for_active_version
 from grader.services.model_artifacts import model_version_local_path
-from grader.services.model_versions import encoder_for_active_version, model_retrain
+from grader.services.model_versions import model_retrain
 from grader.services.submissions import submission_create, submission_grade
 from tests.retraining.conftest import UNCORRECTED_ANSWERS, grades_snapshot
 from training.dataset import Pair
@@ -49,7 +50,7 @@ def test_corrections_train_a_version_that_beats_its_parent_on_held_out_data_and_
     # Default regrading policy: existing grades stay as they were (new submissions only).
     assert grades_snapshot() == before
     # The next submission is graded by the new version without a restart; old grades keep their version.
-    active, _ = encoder_for_active_version()
+    active, _ = model_for_active_version()
     assert active == version
     question = corrected_course.questions.get(key="gradient-descent")
     submission, _ = submission_create(question=question, student_ref="new", answer="It minimises the loss.")

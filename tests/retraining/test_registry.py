@@ -84,7 +84,7 @@ def test_regrading_uses_the_active_version_and_never_overwrites_a_teachers_grade
         "version": "twin", "at": None, "total_uncorrected": 3, "sampled": 3, "changed": 0, "raised": 0,
         "lowered": 0, "mean_abs_change": 0.0, "max_abs_change": 0.0, "changes": {"0.00": 3},
     }  # fmt: skip
-    # Corrected only now: a correction also moves the question's calibration at once (grader.scoring.review), so
+    # Corrected only now: a correction also moves the question's calibration at once (grader.scoring.context), so
     # a dry run after it would report those changes too, not just the version's.
     teacher = get_user_model().objects.create_user("t", is_staff=True)
     correction_create(submission=graded_and_corrected[1], teacher=teacher, points=Decimal("4"))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 import numpy as np
 import pytest
 
 from grader.models import Question
-from grader.scoring.encoder import base_model_path, load_encoder
-from grader.scoring.grading import score_answer_batch
+from grader.scoring.model import GradingModel, base_model_path, load_model
 from grader.scoring.similarity_scale import SCALE_FILE, SimilarityScale
 from grader.services.model_versions import artifact_dir
 from grader.services.similarity_scales import similarity_scale_write
+from tests.grading import grade_items
 from tests.retraining.conftest import UNCORRECTED_ANSWERS
 
 pytestmark = pytest.mark.django_db
@@ -40,22 +39,28 @@ def test_too_few_uncorrected_answers_write_no_map(corrected_course, tmp_path):
 
 
 def test_grading_reads_similarities_through_the_versions_map(base_model_version, gradient_descent_question):
-    encoder = load_encoder(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
+    encoder = load_model(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
     question = Question.objects.prefetch_related("reference_answers").get(pk=gradient_descent_question.pk)
     answer = question.reference_answers.first().text
-    plain = score_answer_batch(encoder=encoder, model_version=base_model_version, items=[(question, answer)])[0]
+    plain = grade_items(model=encoder, version=base_model_version, items=[(question, answer)])[0]
     # A map that squeezes every similarity below the ramp's zero-credit point must take the credit away.
-    squeezing = SimilarityScale({column: (np.array([-1.0, 1.0]), np.array([-1.0, 0.1])) for column in (0, 1, 2)})
-    squeezed_encoder = dataclasses.replace(encoder, scale=squeezing)
-    squeezed = score_answer_batch(
-        encoder=squeezed_encoder, model_version=base_model_version, items=[(question, answer)]
-    )[0]
+    squeezing = SimilarityScale(
+        {
+            name: (np.array([-1.0, 1.0]), np.array([-1.0, 0.1]))
+            for name in ("similarity", "question_similarity", "consensus")
+        }
+    )
+    squeezed_model = GradingModel(
+        version_id=encoder.version_id, path=encoder.path, runtime=encoder.runtime, scale=squeezing
+    )
+    squeezed = grade_items(model=squeezed_model, version=base_model_version, items=[(question, answer)])[0]
     assert plain.points == question.max_points
     assert squeezed.points == 0
 
 
 def test_a_retrained_version_carries_its_map_and_grading_loads_it(corrected_course, fast_training):
-    from grader.services.model_versions import encoder_for_active_version, model_retrain
+    from grader.services.grading_models import model_for_active_version
+    from grader.services.model_versions import model_retrain
 
     fast_training.GRADER_SIMILARITY_SCALE_MIN_ANSWERS = 3
     run = model_retrain(trigger="test")
@@ -63,7 +68,7 @@ def test_a_retrained_version_carries_its_map_and_grading_loads_it(corrected_cour
     version = run.produced_version
     assert (artifact_dir(version) / SCALE_FILE).exists()  # stored, and covered by the version's sha256
     assert f"similarity scale fitted on {len(UNCORRECTED_ANSWERS)} uncorrected answers" in run.log
-    active, encoder = encoder_for_active_version()
+    active, encoder = model_for_active_version()
     assert active == version and encoder.scale is not None and encoder.scale.answers == len(UNCORRECTED_ANSWERS)
 
 
@@ -74,7 +79,12 @@ def test_the_promotion_gate_scores_each_model_through_its_own_map(tmp_path):
 
     candidate_dir = tmp_path / "candidate"
     shutil.copytree(base_model_path(), candidate_dir)
-    squeezing = SimilarityScale({column: (np.array([-1.0, 1.0]), np.array([-1.0, 0.1])) for column in (0, 1, 2)})
+    squeezing = SimilarityScale(
+        {
+            name: (np.array([-1.0, 1.0]), np.array([-1.0, 0.1]))
+            for name in ("similarity", "question_similarity", "consensus")
+        }
+    )
     squeezing.save(candidate_dir)
     reference = "Gradient descent repeatedly steps against the gradient to reduce the loss."
     held_out = [

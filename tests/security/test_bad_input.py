@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader.models import Question, ReferenceAnswer, Submission
-from grader.scoring.encoder import load_encoder
-from grader.scoring.grading import score_answers
-from grader.scoring.points import similarity_to_points
+from grader.scoring.model import load_model
 from grader.services.model_versions import artifact_dir
+from tests.grading import grade_answers, similarity_to_points
 
 any_float = st.floats(allow_nan=True, allow_infinity=True)
 max_points = st.decimals(min_value=Decimal("0.5"), max_value=Decimal("1000"), places=2)
@@ -55,7 +54,7 @@ def test_points_never_decrease_as_similarity_grows(similarity, maximum):
 
 @pytest.fixture
 def encoder(base_model_version):
-    return load_encoder(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
+    return load_model(path=artifact_dir(base_model_version), version_id=base_model_version.pk)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -66,7 +65,7 @@ def test_real_model_scores_any_text_within_bounds(encoder, base_model_version, d
     question = Question.objects.create(course=demo_course, key=f"q{Question.objects.count()}", prompt="?")
     for text in references:  # straight to the table: the empty and whitespace-only references the API refuses
         ReferenceAnswer.objects.create(question=question, text=text.replace("\x00", ""))
-    scores = score_answers(encoder=encoder, model_version=base_model_version, question=question, answers=answers)
+    scores = grade_answers(model=encoder, version=base_model_version, question=question, answers=answers)
     assert len(scores) == len(answers)
     for score in scores:
         assert math.isfinite(score.similarity) and -1.0 <= score.similarity <= 1.0

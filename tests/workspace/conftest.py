@@ -8,8 +8,8 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from grader.models import Course, Question, Submission
-from grader.scoring.grading import score_answers
-from grader.services.model_versions import encoder_for_active_version
+from grader.services.grading_models import model_for_active_version
+from tests.grading import grade_items
 
 PASSWORD = "pw-teacher-123"
 
@@ -65,8 +65,8 @@ def grade_answers(question: Question, answers: list[str], prefix: str = "student
 
     One encode call for the whole class rather than one per answer (as the worker does): same grades, less time.
     """
-    version, encoder = encoder_for_active_version()
-    scores = score_answers(encoder=encoder, model_version=version, question=question, answers=answers)
+    version, model = model_for_active_version()
+    scores = grade_items(model=model, version=version, items=[(question, answer) for answer in answers])
     submissions = []
     for number, (answer, score) in enumerate(zip(answers, scores, strict=True), start=1):
         submissions.append(
@@ -79,7 +79,7 @@ def grade_answers(question: Question, answers: list[str], prefix: str = "student
                 points=score.points,
                 confidence=score.confidence,
                 review_reasons=",".join(score.review_reasons),
-                best_reference=score.best_reference,
+                best_reference_id=score.best_reference_id,
                 model_version=version,
                 graded_at=timezone.now(),
             )

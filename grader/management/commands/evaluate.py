@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from grader.scoring.encoder import INFERENCE_BACKENDS, base_model_path
+from grader.scoring.model import INFERENCE_BACKENDS, base_model_path
 from grader.services.model_versions import hyperparameters_from_settings
 from training.protocols import CALIBRATE_WITH, PROTOCOLS, run_protocol
 

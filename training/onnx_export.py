@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from grader.scoring.encoder import ONNX_FILE, ONNX_INT8_FILE
+from grader.scoring.model import ONNX_FILE, ONNX_INT8_FILE
 
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 
@@ -14,7 +14,7 @@ def export_onnx(model_dir: str | Path) -> Path:
     """Write ``model_dir/onnx/model.onnx``: the transformer's token embeddings for dynamic batch and length.
 
     Run where torch is (training), before the version's files are hashed and stored; pooling and normalizing
-    stay in grader.scoring.encoder, shared by both backends.
+    stay in grader.scoring.model, shared by both backends.
     """
     import torch
     from transformers import AutoModel
