@@ -70,3 +70,28 @@ def binary_agreement(*, predicted: Sequence[float], human: Sequence[float], thre
     h = [int(value >= threshold) for value in human]
     p = [int(value >= threshold) for value in predicted]
     return {"accuracy": float(accuracy_score(h, p)), "weighted_f1": float(f1_score(h, p, average="weighted"))}
+
+
+def expected_calibration_error(
+    *, confidence: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> tuple[float | None, list[dict]]:
+    """How far stated confidence is from how often the decision is right: the answer-weighted mean gap over
+    equal-width bins of confidence (from 0.5, the least a pass/fail confidence can be, to 1). Also the bins."""
+    confidence_array = np.asarray(confidence, dtype=float)
+    correct_array = np.asarray(correct, dtype=float)
+    if len(confidence_array) == 0:
+        return None, []
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence_array, edges[1:-1]), 0, bins - 1)
+    table = []
+    gap = 0.0
+    for index in range(bins):
+        members = which == index
+        n = int(members.sum())
+        mean_confidence = float(confidence_array[members].mean()) if n else None
+        accuracy = float(correct_array[members].mean()) if n else None
+        if n:
+            gap += n * abs(mean_confidence - accuracy)
+        table.append({"low": float(edges[index]), "high": float(edges[index + 1]), "n": n,
+                      "confidence": mean_confidence, "accuracy": accuracy})  # fmt: skip
+    return gap / len(confidence_array), table

@@ -17,7 +17,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("csv_path", type=Path)
-        parser.add_argument("--protocol", choices=PROTOCOLS, required=True)
+        parser.add_argument(
+            "--protocol",
+            choices=(*PROTOCOLS, "adversarial"),
+            required=True,
+            help="adversarial: a CSV of answers built to fool a similarity grader, with their kind "
+            "(bench/adversarial/answers.csv), graded by the deployed pipeline and reported per kind",
+        )
+        parser.add_argument(
+            "--active-version",
+            action="store_true",
+            help="adversarial: grade with the active model version (default: the base model)",
+        )
         parser.add_argument("--folds", type=int, default=None, help="run only the first N splits (a quick look)")
         parser.add_argument("--questions", type=int, default=None, help="grade only N questions per held-out split")
         parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "evaluate")
@@ -49,6 +60,9 @@ class Command(BaseCommand):
     def handle(self, *args, csv_path: Path, protocol: str, folds, questions, out: Path, epochs, **options):
         if not csv_path.exists():
             raise CommandError(f"{csv_path} does not exist")
+        if protocol == "adversarial":
+            self._adversarial(csv_path, out, active_version=options["active_version"])
+            return
         from tqdm import tqdm
 
         hyperparameters = hyperparameters_from_settings()
@@ -75,3 +89,25 @@ class Command(BaseCommand):
         self.stdout.write(f"written: {out / (protocol + '.json')}, {out / (protocol + '.md')}")
         if summary["partial"]:
             self.stdout.write(self.style.WARNING("partial run (--folds/--questions): not comparable with published"))
+
+    def _adversarial(self, csv_path: Path, out: Path, *, active_version: bool) -> None:
+        from decimal import Decimal
+
+        from grader.scoring.context import GradingPolicy, calibration_for
+        from grader.scoring.model import load_model
+        from grader.services.grading_models import model_for_active_version
+        from training import adversarial_benchmark
+
+        if active_version:
+            version, model = model_for_active_version()
+            name = version.name
+        else:
+            model, name = load_model(path=base_model_path(), keep=False), "base model"
+        cases = adversarial_benchmark.load_cases(csv_path)
+        policy = GradingPolicy.defaults(max_points=Decimal(1))
+        scores = adversarial_benchmark.grade_cases(cases, model=model, calibration=calibration_for(), policy=policy)
+        summary = adversarial_benchmark.summarize(cases, scores, pass_fraction=policy.pass_fraction)
+        title = f"Adversarial benchmark `{csv_path.name}`, {name}, deployed calibration and guards."
+        written = adversarial_benchmark.write_report(cases, scores, summary, out, title=title)
+        self.stdout.write(adversarial_benchmark.markdown(summary, title=title))
+        self.stdout.write("written: " + ", ".join(str(path) for path in written))
