@@ -11,6 +11,7 @@ pass or fail.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,7 +23,7 @@ from grader.scoring.alignment import Tokens
 from grader.scoring.calibration import error_std, pass_confidence
 from grader.scoring.context import QuestionContext
 from grader.scoring.signals import Signals
-from grader.scoring.text import STOPWORDS, bigrams, content_words, negation_count, words
+from grader.scoring.text import STOPWORDS, Clause, bigrams, clauses, content_words, stem, words
 
 
 class Reason(StrEnum):
@@ -32,7 +33,6 @@ class Reason(StrEnum):
     QUESTION_COPY = "question_copy"
     NEGATION = "negation"
     KEYWORD_SALAD = "keyword_salad"
-    PADDING = "padding"
     LOW_CONFIDENCE = "low_confidence"
 
 
@@ -58,6 +58,7 @@ def decide(
         question=context.encoding.prompt,
         references=context.encoding.references,
         pass_fraction=policy.pass_fraction,
+        signals=signals,
     )
     reasons = list(guard.reasons)
     if guard.cap_fraction is not None:
@@ -94,25 +95,25 @@ def to_points(fraction: float, *, max_points: Decimal, step: float) -> Decimal:
 
 
 # The guards. Pure Python: they read words, not vectors.
-# A reference-like answer whose negations differ from the reference's: share of the reference's words it holds.
-NEGATION_OVERLAP = 0.8
-# ...and that is not much longer than it: a student who goes on to explain what something is *not* is fine.
-NEGATION_MAX_EXTRA_WORDS = 6
-# Keyword salad: most of its content words are the reference's, in an order the reference never uses,
-# with almost no function words.
+# A clause of the answer speaks about a clause of the reference when they share this many content stems.
+CONTRADICTION_MIN_TOPICS = 2
+# Keyword salad: most of its content words are the reference's, strung together without the grammar of a sentence:
+# (almost) no function words, no punctuation between them, and few of the reference's word pairs.
 SALAD_REFERENCE_SHARE = 0.7
+SALAD_MIN_WORDS = 5
+SALAD_NO_GRAMMAR_FUNCTION_SHARE = 0.17
+SALAD_MAX_FUNCTION_SHARE = 0.25
 SALAD_MAX_BIGRAM_SHARE = 0.25
-SALAD_MAX_FUNCTION_SHARE = 0.2
-SALAD_MIN_COVERAGE = 0.6
 # Question copy: nothing beyond the question's own content words, or a long restatement with at most this many.
 QUESTION_COPY_MAX_NEW = 2
 # Nothing new *and* the question's own word order: copied, worth nothing. Nothing new in other words ("a pointer
 # to a function" for "What is a function pointer?", "both") may be a terse right answer: a teacher decides.
 QUESTION_COPY_MIN_BIGRAM_SHARE = 0.5
 QUESTION_COPY_MIN_SHARE = 0.8
-# Padding: the question restated (this share of its content words) around mostly foreign words.
-PADDING_MIN_RESTATED = 0.8
-PADDING_MIN_FOREIGN_SHARE = 0.6
+# A restatement of the question in the model's eyes: closer to the question than to any reference, very close to the
+# question, and covering little of what the reference adds to it (its key tokens, not the question's).
+RESTATED_MIN_QUESTION_SIMILARITY = 0.8
+RESTATED_MAX_ALIGNMENT = 0.5
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,10 @@ class GuardResult:
     reasons: tuple[Reason, ...]
 
 
-def check_answer(*, answer: str, question: str, references: Sequence[str], pass_fraction: float) -> GuardResult:
+def check_answer(
+    *, answer: str, question: str, references: Sequence[str], pass_fraction: float, signals: Signals | None = None
+) -> GuardResult:
+    """``signals``: the answer's, for the restatement check (a restated question in other words)."""
     below_pass = max(0.0, pass_fraction - 0.1)
     if not answer.strip():
         return GuardResult(cap_fraction=0.0, needs_review=False, reasons=(Reason.BLANK,))
@@ -148,47 +152,89 @@ def check_answer(*, answer: str, question: str, references: Sequence[str], pass_
         # The question's words (almost) only: a teacher decides whether they answer it.
         reasons.append(Reason.QUESTION_COPY)
         review = True
+    elif signals is not None and _restates_question(signals):
+        # In other words, but the question all the same ("Opportunity cost is the cost of an opportunity").
+        reasons.append(Reason.QUESTION_COPY)
+        cap, review = _lower(cap, below_pass), True
 
-    for reference in references:
-        reference_tokens = words(reference)
-        reference_set = set(reference_tokens)
-        if not reference_set or not answer_tokens:
-            continue
-        # Containment, not Jaccard: "It is not true that <reference>" adds words but keeps the whole claim.
-        contained = len(set(answer_tokens) & reference_set) / len(reference_set)
-        close = len(answer_tokens) <= len(reference_tokens) + NEGATION_MAX_EXTRA_WORDS
-        if close and contained >= NEGATION_OVERLAP and negation_count(answer) % 2 != negation_count(reference) % 2:
-            reasons.append(Reason.NEGATION)
-            cap, review = _lower(cap, below_pass), True
-            break
+    if contradicts(answer, references, question):
+        reasons.append(Reason.NEGATION)
+        cap, review = _lower(cap, below_pass), True
 
-    reference_content = {word for reference in references for word in content_words(reference)}
-    function_share = sum(word in STOPWORDS for word in answer_tokens) / len(answer_tokens) if answer_tokens else 0.0
+    if _is_salad(answer, answer_tokens, answer_content, references):
+        reasons.append(Reason.KEYWORD_SALAD)
+        cap, review = _lower(cap, below_pass), True
+    return GuardResult(cap_fraction=cap, needs_review=review, reasons=tuple(reasons))
+
+
+def _restates_question(signals: Signals) -> bool:
+    return (
+        signals.question_similarity >= RESTATED_MIN_QUESTION_SIMILARITY
+        and signals.question_similarity >= signals.similarity
+        and signals.alignment < RESTATED_MAX_ALIGNMENT
+    )
+
+
+def _is_salad(answer: str, answer_tokens: list[str], answer_content: list[str], references: Sequence[str]) -> bool:
+    """The reference's words without a sentence around them. Either no grammar at all (no function words, no
+    punctuation between the words), or hardly any and the reference's words reshuffled (few of its word pairs)."""
+    if not answer_content or len(answer_tokens) < SALAD_MIN_WORDS or re.search(r"[,;:()]|[.!?]\s+\S", answer.strip()):
+        return False
+    function_share = sum(word in STOPWORDS for word in answer_tokens) / len(answer_tokens)
+    answer_bigrams = bigrams(answer_tokens)
     for reference in references:
         own_content = set(content_words(reference))
-        # A salad replays most of one reference; a short answer that happens to lack function words does not.
-        if len(answer_content) < max(4, SALAD_MIN_COVERAGE * len(own_content)):
-            continue
         reference_share = sum(word in own_content for word in answer_content) / len(answer_content)
-        reference_bigrams = bigrams(words(reference))
-        bigram_share = len(answer_bigrams & reference_bigrams) / len(answer_bigrams) if answer_bigrams else 0.0
-        if (
-            reference_share >= SALAD_REFERENCE_SHARE
-            and bigram_share <= SALAD_MAX_BIGRAM_SHARE
-            and function_share <= SALAD_MAX_FUNCTION_SHARE
+        if reference_share < SALAD_REFERENCE_SHARE:
+            continue
+        bigram_share = len(answer_bigrams & bigrams(words(reference))) / len(answer_bigrams)
+        if function_share <= SALAD_NO_GRAMMAR_FUNCTION_SHARE or (
+            function_share <= SALAD_MAX_FUNCTION_SHARE and bigram_share <= SALAD_MAX_BIGRAM_SHARE
         ):
-            reasons.append(Reason.KEYWORD_SALAD)
-            cap, review = _lower(cap, below_pass), True
-            break
+            return True
+    return False
 
-    answer_set = set(answer_content)
-    restated = len(question_content & answer_set) / len(question_content) if question_content else 0.0
-    foreign = [word for word in answer_content if word not in question_content | reference_content]
-    if restated >= PADDING_MIN_RESTATED and len(foreign) >= PADDING_MIN_FOREIGN_SHARE * len(answer_content):
-        # The question restated, then mostly words neither the question nor a reference uses: a teacher decides.
-        reasons.append(Reason.PADDING)
-        review = True
-    return GuardResult(cap_fraction=cap, needs_review=review, reasons=tuple(reasons))
+
+def contradicts(answer: str, references: Sequence[str], question: str = "") -> bool:
+    """Whether the answer denies what the references state. Each clause of the answer is compared with the clauses of
+    a reference that speak about the same things (CONTRADICTION_MIN_TOPICS shared content stems): it agrees with one
+    stated the same way, and contradicts them if every one is denied where it is not (or the reverse), or states an
+    opposite direction ("falls" for "rises", "slower" for "faster"). The answer contradicts a reference when more of
+    its clauses contradict it than agree, and contradicts the references when it contradicts every one it speaks
+    about. What the question names is not what a clause says about it: its stems are left out of the comparison
+    ("linked lists have no set size" and "linked lists can be of variable length" share only the question's words).
+    The model rates a contradicting answer close to the reference; the words say otherwise."""
+    given = {stem(word) for word in content_words(question)}
+    answer_clauses = [clause.without(given) for clause in clauses(answer)]
+    verdicts = []
+    for reference in references:
+        reference_clauses = [clause.without(given) for clause in clauses(reference)]
+        agree = contradict = 0
+        for mine in answer_clauses:
+            votes = [_clause_vote(mine, theirs) for theirs in reference_clauses]
+            votes = [vote for vote in votes if vote is not None]
+            if any(votes):
+                agree += 1
+            elif votes:
+                contradict += 1
+        if agree or contradict:
+            verdicts.append(contradict >= max(1, agree))
+    return bool(verdicts) and all(verdicts)
+
+
+def _clause_vote(mine: Clause, theirs: Clause) -> bool | None:
+    """True: the two clauses say the same; False: one denies the other; None: they speak about different things."""
+    if mine.condition or theirs.condition:
+        return None
+    shared = len(mine.topics & theirs.topics)
+    common = [name for name in mine.directions if name in theirs.directions]
+    # Directions in common speak about the same thing once the clauses share a topic, or one has none left besides
+    # the question's ("it rises" for "What happens to demand when the price rises?").
+    if shared < CONTRADICTION_MIN_TOPICS and not (common and shared >= min(1, len(mine.topics), len(theirs.topics))):
+        return None
+    if common:
+        return all(mine.directions[name] == theirs.directions[name] for name in common)
+    return mine.denied == theirs.denied
 
 
 def _lower(current: float | None, value: float) -> float:

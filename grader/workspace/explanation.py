@@ -59,7 +59,12 @@ def submission_explanation(*, submission: Submission) -> Explanation | None:
                 similarity=similarity,
                 is_best=reference.pk == score.best_reference_id,
                 sentences=reference_coverage(
-                    model=model, answer=submission.answer, reference=reference.text, zero_credit=zero, full_credit=full
+                    model=model,
+                    answer=submission.answer,
+                    reference=reference.text,
+                    zero_credit=zero,
+                    full_credit=full,
+                    question=question.prompt,
                 ),
             )
             for reference, similarity in zip(references, score.similarities, strict=True)
