@@ -19,7 +19,7 @@ import hashlib
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -268,8 +268,12 @@ def grade_fold(
     max_questions: int | None = None,
     calibration_encode: Encode | None = None,
     map_similarity_scale: bool = False,
+    held_out: Collection[str] = (),
 ) -> FoldOutput:
     """Grade ``test_split`` with ``encode``, calibrated on the other splits' vectors from ``calibration_encode``.
+
+    ``held_out``: further splits that are graded on their own and so must not train this one either (every
+    held-out split of a benchmark is graded against the same training splits).
 
     ``calibration_encode`` defaults to ``encode``. Pass the base model when ``encode`` is a model fine-tuned on
     the training splits: its similarities there are in-sample (it learned those very answers), so a calibration
@@ -281,7 +285,8 @@ def grade_fold(
     (both models encode them; no grade is used). A fine-tuned model ranks answers better than the base model but
     spreads its similarities differently, so the base-fitted calibration alone mis-scales its grades.
     """
-    train = [i for i, item in enumerate(items) if item.split != test_split]
+    excluded = {test_split, *held_out}
+    train = [i for i, item in enumerate(items) if item.split not in excluded]
     test_questions = sorted({item.question_id for item in items if item.split == test_split})
     if max_questions:
         test_questions = test_questions[:max_questions]

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -142,10 +142,13 @@ def fold_model(
     seed_pairs: Sequence[Pair],
     peer_references: bool = False,
     hard_negatives: bool = False,
+    held_out: Collection[str] = (),
 ) -> Path:
-    """The model trained without ``test_split``, fine-tuned once and reused while its dataset is unchanged."""
+    """The model trained without ``test_split`` and ``held_out``, fine-tuned once and reused while its dataset is
+    unchanged (the held-out splits of one run share it)."""
+    excluded = {test_split, *held_out}
     pairs = training_pairs(
-        [item for item in items if item.split != test_split],
+        [item for item in items if item.split not in excluded],
         seed_pairs,
         peer_references=peer_references,
         hard_negatives=hard_negatives,
@@ -153,12 +156,28 @@ def fold_model(
     )
     recipe = json.dumps(hyperparameters.as_dict(), sort_keys=True).encode("utf-8")
     digest = hashlib.sha256(dataset_sha256(pairs).encode("utf-8") + recipe).hexdigest()[:12]
-    target = out_dir / "models" / f"{test_split}-e{hyperparameters.epochs}-{digest}"
+    name = test_split if len(excluded) == 1 else "holdout"
+    target = out_dir / "models" / f"{name}-e{hyperparameters.epochs}-{digest}"
     if (target / "modules.json").exists():
         return target
     logger.info("fine-tuning without %s on %s pairs", test_split, len(pairs))
     fine_tune(base_model_dir=base_model_dir, pairs=pairs, output_dir=target, hyperparameters=hyperparameters)
     return target
+
+
+def graded_splits(items: Sequence[Item], *, folds: int | None, holdout: Sequence[str]) -> list[str]:
+    """The splits a run grades: the ``holdout`` ones, or else each split in turn (the first ``folds`` of them)."""
+    splits = sorted({item.split for item in items})
+    if not holdout:
+        return splits[:folds] if folds else splits
+    unknown = sorted(set(holdout) - set(splits))
+    if unknown:
+        raise ValueError(f"no split named {', '.join(unknown)} (the splits: {', '.join(splits)})")
+    if folds:
+        raise ValueError("--holdout names the graded splits; --folds does not apply with it")
+    if set(holdout) == set(splits):
+        raise ValueError("every split is held out: none is left to train and calibrate on")
+    return sorted(set(holdout))
 
 
 def run_protocol(
@@ -170,6 +189,7 @@ def run_protocol(
     hyperparameters: Hyperparameters | None,
     seed_pairs_path: str | Path | None = None,
     folds: int | None = None,
+    holdout: Sequence[str] = (),
     questions: int | None = None,
     ks: Sequence[int] | None = None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -189,6 +209,9 @@ def run_protocol(
     measure what they cost.
 
     ``backend`` encodes with the workers' inference backend instead of sentence-transformers (CachedEncoder).
+
+    ``holdout``: grade exactly these splits, each with every other split as training (a benchmark's official test
+    splits); by default each split in turn is held out (cross-validation), ``folds`` limiting it to the first N.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -200,7 +223,7 @@ def run_protocol(
     items = load_items(csv_path)
     ks = tuple(ks) if ks is not None else ((0,) if protocol == "folds" else DEFAULT_KS)
     splits = sorted({item.split for item in items})
-    selected = splits[:folds] if folds else splits
+    selected = graded_splits(items, folds=folds, holdout=holdout)
     seed_pairs = load_pairs_csv(seed_pairs_path) if seed_pairs_path else []
     base_encoder = CachedEncoder(base_model_dir, out_dir / "cache", backend=backend)
     outputs = []
@@ -212,12 +235,14 @@ def run_protocol(
         else:
             model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
                                    hyperparameters=hyperparameters, seed_pairs=seed_pairs,
-                                   peer_references=peer_references, hard_negatives=hard_negatives)  # fmt: skip
+                                   peer_references=peer_references, hard_negatives=hard_negatives,
+                                   held_out=holdout)  # fmt: skip
             encode = CachedEncoder(model_dir, out_dir / "cache", backend=backend)
         calibration_encode = encode if calibrate_with == "fold" else base_encoder
         mapped = calibrate_with == "base-mapped" and encode is not base_encoder
         outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions,
-                                  calibration_encode=calibration_encode, map_similarity_scale=mapped))  # fmt: skip
+                                  calibration_encode=calibration_encode, map_similarity_scale=mapped,
+                                  held_out=holdout))  # fmt: skip
         fold_seconds.append(round(time.monotonic() - fold_started, 1))
     summary = summarize(items, outputs)
     summary.update(
@@ -225,7 +250,9 @@ def run_protocol(
             "protocol": protocol,
             "csv": str(csv_path),
             "score_column": "score",
-            "partial": len(selected) < len(splits) or bool(questions),
+            # Holding out named splits grades them completely: comparable with results published on those splits.
+            "partial": bool(questions) or (not holdout and len(selected) < len(splits)),
+            "holdout": sorted(set(holdout)),
             "folds_run": len(selected),
             "folds_total": len(splits),
             "questions_per_fold": questions,
@@ -276,7 +303,11 @@ def markdown(summary: dict) -> str:
     lines = [
         f"Protocol `{summary['protocol']}` on `{summary['csv']}` (score column `{summary['score_column']}`), "
         f"model: {summary['model']}, calibrated with `{summary.get('calibrated_with', 'base')}`; "
-        f"{summary['folds_run']}/{summary['folds_total']} folds"
+        + (
+            f"held out: {', '.join(summary['holdout'])}, every other split as training"
+            if summary.get("holdout")
+            else f"{summary['folds_run']}/{summary['folds_total']} folds"
+        )
         + (" — **partial run**" if summary["partial"] else "")
         + f", {summary['n_items']} answers graded, {summary['seconds']} s.",
         "",

@@ -1,5 +1,6 @@
 """`manage.py evaluate` on a tiny CSV: nested protocols, reports written, nothing fitted on held-out rows."""
 
+import io
 import json
 
 import numpy as np
@@ -43,6 +44,45 @@ def test_a_limited_run_is_marked_partial(tiny_csv, tmp_path):
     summary = json.loads((out / "folds.json").read_text())
     assert summary["partial"] and summary["folds_run"] == 1
     assert summary["n_items"] == 6
+
+
+def test_holdout_grades_exactly_the_named_splits_with_the_others_as_training(tiny_csv, tmp_path, monkeypatch):
+    fitted_on: list[set[str]] = []
+    original = evaluation.fit_calibration
+
+    def spy(items, indices, table, **kwargs):
+        fitted_on.append({items[i].split for i in indices})
+        return original(items, indices, table, **kwargs)
+
+    monkeypatch.setattr(evaluation, "fit_calibration", spy)
+    out = tmp_path / "out"
+    stdout = io.StringIO()
+    call_command("evaluate", str(tiny_csv), protocol="folds", out=out, epochs=0, holdout=["fold_c", "fold_b"],
+                 stdout=stdout)  # fmt: skip
+    summary = json.loads((out / "folds.json").read_text())
+    assert summary["splits"] == ["fold_b", "fold_c"] and summary["holdout"] == ["fold_b", "fold_c"]
+    # Neither held-out split trains the other: both are calibrated on fold_a alone.
+    assert fitted_on[:2] == [{"fold_a"}, {"fold_a"}]
+    assert summary["n_items"] == 12
+    # The named splits are graded completely: comparable with results published on them.
+    assert not summary["partial"] and "partial run" not in stdout.getvalue()
+    assert "held out: fold_b, fold_c" in (out / "folds.md").read_text()
+
+    call_command("evaluate", str(tiny_csv), protocol="folds", out=out, epochs=0, holdout=["fold_b"], questions=1,
+                 stdout=stdout)  # fmt: skip
+    assert json.loads((out / "folds.json").read_text())["partial"] and "partial run" in stdout.getvalue()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"holdout": ["fold_x"]}, {"holdout": ["fold_a", "fold_b", "fold_c"]}, {"holdout": ["fold_a"], "folds": 1}],
+    ids=["unknown split", "nothing left to train", "with --folds"],
+)
+def test_a_holdout_that_cannot_be_evaluated_is_a_command_error(tiny_csv, tmp_path, options):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("evaluate", str(tiny_csv), protocol="folds", out=tmp_path, epochs=0, **options)
 
 
 def test_an_unknown_file_is_a_command_error(tmp_path):

@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from grader.scoring.model import INFERENCE_BACKENDS, base_model_path
 from grader.services.model_versions import hyperparameters_from_settings
-from training.protocols import CALIBRATE_WITH, PROTOCOLS, run_protocol
+from training.evaluation import load_items
+from training.protocols import CALIBRATE_WITH, PROTOCOLS, graded_splits, run_protocol
 
 
 class Command(BaseCommand):
@@ -19,6 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("csv_path", type=Path)
         parser.add_argument("--protocol", choices=PROTOCOLS, required=True)
         parser.add_argument("--folds", type=int, default=None, help="run only the first N splits (a quick look)")
+        parser.add_argument(
+            "--holdout",
+            action="append",
+            default=[],
+            metavar="SPLIT",
+            help="grade exactly this split (repeatable), with every split not named as training, e.g. a benchmark's "
+            "official test splits (default: each split in turn)",
+        )
         parser.add_argument("--questions", type=int, default=None, help="grade only N questions per held-out split")
         parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "evaluate")
         parser.add_argument(
@@ -49,6 +58,10 @@ class Command(BaseCommand):
     def handle(self, *args, csv_path: Path, protocol: str, folds, questions, out: Path, epochs, **options):
         if not csv_path.exists():
             raise CommandError(f"{csv_path} does not exist")
+        try:  # a CSV or a choice of splits that cannot be evaluated fails here, before any model is loaded
+            graded_splits(load_items(csv_path), folds=folds, holdout=options["holdout"])
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         from tqdm import tqdm
 
         hyperparameters = hyperparameters_from_settings()
@@ -66,6 +79,7 @@ class Command(BaseCommand):
             hyperparameters=hyperparameters if epochs > 0 else None,
             seed_pairs_path=None if options["no_seed_pairs"] else settings.GRADER_SEED_PAIRS,
             folds=folds,
+            holdout=options["holdout"],
             questions=questions,
             progress=lambda splits: tqdm(splits, desc=f"{protocol}: held-out splits", unit="split"),
             calibrate_with=options["calibrate_with"],
