@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 import math
 from collections import defaultdict
@@ -52,31 +53,88 @@ COLD_TERMS = "quadratic"
 class Item:
     question_id: str
     question: str
-    reference: str
+    reference: str  # the row's own reference answer (what a training pair pairs the answer with)
     answer: str
     score: float
     max_score: float
     split: str
+    # Every reference answer of the question, as the service grades against them; by default ``reference`` alone.
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.references:
+            object.__setattr__(self, "references", (self.reference,))
 
     @property
     def fraction(self) -> float:
         return self.score / self.max_score
 
 
+REFERENCE_SEPARATOR = "||"
+
+
 def load_items(path: str | Path) -> list[Item]:
+    """One item per graded answer, each with all its question's references.
+
+    A question's references are every distinct ``reference_answer`` of its rows and every entry of an optional
+    ``reference_answers`` column (a JSON list, or texts separated by ``||``), in the order they first appear. A row
+    that repeats an earlier answer (same question, split, answer, score) with a reference that answer was not
+    listed with yet is that answer listed again for another reference, not another answer: it is read once.
+    """
     with open(path, newline="", encoding="utf-8") as handle:
-        return [
+        rows = list(csv.DictReader(handle))
+    references: dict[str, dict[str, None]] = defaultdict(dict)  # question_id -> its references (ordered set)
+    listed_with: dict[tuple, list[set[str]]] = defaultdict(list)  # an answer -> the references of each copy
+    answers: list[tuple[int, dict[str, str], str]] = []
+    for number, row in enumerate(rows, start=1):
+        own = (row.get("reference_answer") or "").strip()
+        for reference in [own, *_listed_references(row.get("reference_answers"), row=number)]:
+            if reference:
+                references[row["question_id"]][reference] = None
+        answer = (row["question_id"], row["split"], row["student_answer"], row["score"], row["max_score"])
+        copies = listed_with[answer]
+        copy = next((seen for seen in copies if own not in seen), None) if own else None
+        if copy is not None:
+            copy.add(own)
+            continue
+        copies.append({own})
+        answers.append((number, row, own))
+    missing = sorted(question_id for question_id in {row["question_id"] for _, row, _ in answers}
+                     if not references[question_id])  # fmt: skip
+    if missing:
+        raise ValueError(f"no reference answer for question {', '.join(missing)} in {path}")
+    items = []
+    for _, row, own in answers:
+        question_references = tuple(references[row["question_id"]])
+        items.append(
             Item(
                 question_id=row["question_id"],
                 question=row["question"],
-                reference=row["reference_answer"],
+                reference=own or question_references[0],
                 answer=row["student_answer"],
                 score=float(row["score"]),
                 max_score=float(row["max_score"]),
                 split=row["split"],
+                references=question_references,
             )
-            for row in csv.DictReader(handle)
-        ]
+        )
+    return items
+
+
+def _listed_references(cell: str | None, *, row: int) -> list[str]:
+    """The texts of a ``reference_answers`` cell: a JSON list of strings, or texts separated by ``||``."""
+    cell = (cell or "").strip()
+    if not cell:
+        return []
+    if cell.startswith("["):
+        try:
+            listed = json.loads(cell)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"row {row}: reference_answers is not a JSON list ({error})") from error
+        if not all(isinstance(text, str) for text in listed):
+            raise ValueError(f"row {row}: reference_answers must list texts")
+        return [text.strip() for text in listed]
+    return [text.strip() for text in cell.split(REFERENCE_SEPARATOR)]
 
 
 @dataclass
@@ -126,8 +184,8 @@ class VectorTable:
 
 
 def _texts(items: Sequence[Item], indices: Sequence[int]) -> list[str]:
-    """Every text a grade of these items needs encoded: the answer, the question and the reference."""
-    return [text for i in indices for text in (items[i].answer, items[i].question, items[i].reference)]
+    """Every text a grade of these items needs encoded: the answer, the question and the references."""
+    return [text for i in indices for text in (items[i].answer, items[i].question, *items[i].references)]
 
 
 def _arrival_peers(indices: Sequence[int], vectors: np.ndarray, *, seed: int) -> dict[int, Peers]:
@@ -142,15 +200,16 @@ def _arrival_peers(indices: Sequence[int], vectors: np.ndarray, *, seed: int) ->
 
 
 def _encoding(item: Item, table: VectorTable, scale: SimilarityScale | None = None) -> QuestionEncoding:
-    """The item's question with its one reference, as ``table``'s model encodes them."""
-    question_tokens, reference_tokens = table.tokens(item.question), table.tokens(item.reference)
+    """The item's question with all its references, as ``table``'s model encodes them (as the service does:
+    grader.scoring.context)."""
+    question_tokens = table.tokens(item.question)
     return QuestionEncoding(
         prompt=item.question,
-        references=(item.reference,),
-        reference_vectors=table[item.reference][None, :],
+        references=item.references,
+        reference_vectors=table.many(item.references),
         prompt_vector=table[item.question],
         prompt_token_ids=() if question_tokens is None else tuple(question_tokens.ids.tolist()),
-        reference_tokens=None if reference_tokens is None else (reference_tokens,),
+        reference_tokens=table.tokens_many(item.references),
         scale=scale,
     )
 
@@ -292,7 +351,7 @@ def grade_fold(
         test_questions = test_questions[:max_questions]
     chosen = set(test_questions)
     test = [i for i, item in enumerate(items) if item.split == test_split and item.question_id in chosen]
-    questions = {items[i].question_id: (items[i].question, items[i].reference) for i in test}
+    questions = {items[i].question_id: (items[i].question, items[i].references[0]) for i in test}
     adversarial = generate_adversarial(questions)
     table = VectorTable(
         encode,
@@ -366,8 +425,9 @@ def _grade_adversarial(items, test, cases, table, calibration, scale: Similarity
     for case in cases:
         peers = table.many([items[i].answer for i in by_question[case.question_id]])
         max_score = items[by_question[case.question_id][0]].max_score
+        references = items[by_question[case.question_id][0]].references  # graded against all, as the service does
         item = Item(question_id=case.question_id, question=case.question, reference=case.reference,
-                    answer=case.answer, score=0.0, max_score=max_score, split="")  # fmt: skip
+                    answer=case.answer, score=0.0, max_score=max_score, split="", references=references)  # fmt: skip
         decision = grade_item(item, table, calibration, evidence=Evidence.empty(),
                               peers=Peers(total=peers.sum(axis=0), count=len(peers)), scale=scale).decision  # fmt: skip
         results.append(

@@ -1,15 +1,24 @@
 """`manage.py evaluate` on a tiny CSV: nested protocols, reports written, nothing fitted on held-out rows."""
 
+import csv
 import io
 import json
+from dataclasses import replace
+from decimal import Decimal
 
 import numpy as np
 import pytest
 from django.core.management import call_command
 
 import training.evaluation as evaluation
+from grader.scoring.calibration import Evidence
+from grader.scoring.context import GradingPolicy, calibration_for
 from grader.scoring.signals import FEATURE_NAMES, Peers, QuestionEncoding, answer_signals
 from grader.scoring.similarity_scale import MAPPED, SimilarityScale
+from grader.services.grading_models import model_for_version
+from grader.services.submissions import submission_create, submission_grade
+from grader.workspace.explanation import submission_explanation
+from tests.quality.test_one_pipeline import _Encode
 
 
 def test_feedback_protocol_writes_metrics_per_k_and_never_fits_on_the_held_out_split(tiny_csv, tmp_path, monkeypatch):
@@ -83,6 +92,78 @@ def test_a_holdout_that_cannot_be_evaluated_is_a_command_error(tiny_csv, tmp_pat
 
     with pytest.raises(CommandError):
         call_command("evaluate", str(tiny_csv), protocol="folds", out=tmp_path, epochs=0, **options)
+
+
+def _write_csv(path, header: list[str], rows: list[list]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+COLUMNS = ["question_id", "question", "reference_answer", "student_answer", "score", "max_score", "split"]
+
+
+def test_several_references_per_question_come_from_repeated_rows_or_a_list_column(tmp_path):
+    path = tmp_path / "references.csv"
+    _write_csv(path, [*COLUMNS, "reference_answers"], [
+        # One answer listed once per reference is one answer; the same answer written by two students stays two.
+        ["q1", "What is a loop?", "r1", "A repeats.", 1, 1, "a", ""],
+        ["q1", "What is a loop?", "r2", "A repeats.", 1, 1, "a", ""],
+        ["q1", "What is a loop?", "r1", "B stops.", 0, 1, "a", ""],
+        ["q1", "What is a loop?", "r1", "B stops.", 0, 1, "a", ""],
+        ["q2", "What is a variable?", "", "C names.", 1, 1, "b", '["s1", "s2"]'],
+        ["q3", "What is a function?", "t1", "D calls.", 0, 1, "b", "t2 || t3"],
+        ["q3", "What is a function?", "t1", "E returns.", 1, 1, "b", "t2||t4"],
+    ])  # fmt: skip
+    items = evaluation.load_items(path)
+    assert [(item.question_id, item.answer) for item in items] == [
+        ("q1", "A repeats."), ("q1", "B stops."), ("q1", "B stops."), ("q2", "C names."), ("q3", "D calls."),
+        ("q3", "E returns."),
+    ]  # fmt: skip
+    assert {item.question_id: item.references for item in items} == {
+        "q1": ("r1", "r2"), "q2": ("s1", "s2"), "q3": ("t1", "t2", "t3", "t4"),
+    }  # fmt: skip
+    assert [item.reference for item in items if item.question_id != "q3"] == ["r1", "r1", "r1", "s1"]
+
+
+def test_a_question_without_any_reference_is_a_command_error(tmp_path):
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "no_reference.csv"
+    _write_csv(path, COLUMNS, [["q1", "What is a loop?", "", "It repeats.", 1, 1, "a"]])
+    with pytest.raises(CommandError, match="q1"):
+        call_command("evaluate", str(path), protocol="folds", out=tmp_path, epochs=0)
+
+
+def test_evaluate_grades_against_every_reference_as_the_worker_does(base_model_version, demo_course, tmp_path):
+    question = demo_course.questions.get(key="overfitting")
+    references = [reference.text for reference in question.reference_answers.order_by("pk")]
+    assert len(references) == 2
+    # Close to the second reference: graded against the first alone it would score lower.
+    answer = "Its training error is low but its test error is high: it memorized the training set."
+    submission, _ = submission_create(question=question, student_ref="s1", answer=answer)
+    assert submission_grade(submission_id=submission.pk)
+    submission.refresh_from_db()
+
+    path = tmp_path / "overfitting.csv"
+    _write_csv(path, COLUMNS, [[question.key, question.prompt, reference, answer, 0, 5, "test"]
+                               for reference in references])  # fmt: skip
+    [item] = evaluation.load_items(path)
+    model = model_for_version(version=base_model_version, keep=False)
+    policy = GradingPolicy.defaults(max_points=Decimal(question.max_points), review_risk=question.review_risk)
+    table = evaluation.VectorTable(_Encode(model), [answer, question.prompt, *references])
+    score = evaluation.grade_item(item, table, calibration_for(question), evidence=Evidence.empty(),
+                                  peers=Peers.none(), policy=policy)  # fmt: skip
+    first_only = evaluation.grade_item(replace(item, references=(references[0],)), table, calibration_for(question),
+                                       evidence=Evidence.empty(), peers=Peers.none(), policy=policy)  # fmt: skip
+
+    assert len(score.similarities) == 2 and score.signals.best_reference == 1
+    assert score.similarity == pytest.approx(submission.similarity, abs=1e-5)
+    assert score.points == submission.points
+    assert score.signals.features == pytest.approx(submission_explanation(submission=submission).score.signals.features,
+                                                   abs=3e-3)  # fmt: skip
+    assert first_only.similarity < score.similarity
 
 
 def test_an_unknown_file_is_a_command_error(tmp_path):
