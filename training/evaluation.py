@@ -155,6 +155,9 @@ class FoldOutput:
     predictions: list[Prediction] = field(default_factory=list)
     adversarial: list[dict] = field(default_factory=list)
     calibration: dict = field(default_factory=dict)
+    # k -> the held-out questions and answers there were, and how many of them were graded at that k (a question
+    # without enough answers for k corrections is not graded at k).
+    coverage: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 class VectorTable:
@@ -306,15 +309,7 @@ def _feedback_splits(items, indices, cold_by_index, table, *, k, seed):
         if not graded:
             yield Evidence.empty(), rest
             continue
-        yield (
-            Evidence(
-                teacher=np.array([items[i].fraction for i in graded]),
-                cold=np.array([cold_by_index[i] for i in graded]),
-                vectors=table.many([items[i].answer for i in graded]),
-                tokens=table.tokens_many([items[i].answer for i in graded]),
-            ),
-            rest,
-        )
+        yield _evidence(items, graded, cold_by_index, table), rest
 
 
 def grade_fold(
@@ -328,11 +323,16 @@ def grade_fold(
     calibration_encode: Encode | None = None,
     map_similarity_scale: bool = False,
     held_out: Collection[str] = (),
+    corrections_from: Collection[str] = (),
 ) -> FoldOutput:
     """Grade ``test_split`` with ``encode``, calibrated on the other splits' vectors from ``calibration_encode``.
 
     ``held_out``: further splits that are graded on their own and so must not train this one either (every
     held-out split of a benchmark is graded against the same training splits).
+
+    ``corrections_from``: training splits whose answers to a held-out question are the k corrections it gets (a
+    teacher's grades of last year's answers; how benchmarks with a training split define it); every held-out
+    answer is then graded. By default the k corrections are k of the held-out question's own answers.
 
     ``calibration_encode`` defaults to ``encode``. Pass the base model when ``encode`` is a model fine-tuned on
     the training splits: its similarities there are in-sample (it learned those very answers), so a calibration
@@ -353,9 +353,11 @@ def grade_fold(
     test = [i for i, item in enumerate(items) if item.split == test_split and item.question_id in chosen]
     questions = {items[i].question_id: (items[i].question, items[i].references[0]) for i in test}
     adversarial = generate_adversarial(questions)
+    sources = set(corrections_from)
+    corrections = [i for i, item in enumerate(items) if item.split in sources and item.question_id in chosen]
     table = VectorTable(
         encode,
-        _texts(items, test) + [case.answer for case in adversarial],
+        _texts(items, test) + _texts(items, corrections) + [case.answer for case in adversarial],
     )
     train_table = VectorTable(calibration_encode or encode, _texts(items, train))
     calibration = fit_calibration(items, train, train_table, ks=ks, seeds=seeds)
@@ -370,15 +372,65 @@ def grade_fold(
     test_signals = dict(zip(test, _signals(items, test, table, seed=0, scale=scale), strict=True))
     peers = _peers(items, test, table, seed=0)
     cold_by_index = {i: calibration.cold_fraction(test_signals[i].features) for i in test}
+    if corrections:
+        # Each correction's cold grade as the service gave it: among the other answers of its own split.
+        correction_signals = _signals(items, corrections, table, seed=0, scale=scale)
+        cold_by_index.update(
+            (i, calibration.cold_fraction(signals.features))
+            for i, signals in zip(corrections, correction_signals, strict=True)
+        )
     for k in ks:
         for seed in seeds if k > 0 else seeds[:1]:
-            for evidence, rest in _feedback_splits(items, test, cold_by_index, table, k=k, seed=seed):
+            if corrections_from:
+                splits = _corrections_splits(items, test, corrections, cold_by_index, table, k=k, seed=seed)
+            else:
+                splits = _feedback_splits(items, test, cold_by_index, table, k=k, seed=seed)
+            graded: list[int] = []
+            for evidence, rest in splits:
+                graded += rest
                 for index in rest:
                     score = grade_item(items[index], table, calibration, evidence=evidence, peers=peers[index],
                                        scale=scale, signals=test_signals[index])  # fmt: skip
                     output.predictions.append(_prediction(score, index, items[index], k=k, seed=seed))
+            if seed == seeds[0]:  # which questions have enough answers depends on k, not on the seed
+                output.coverage[k] = {
+                    "questions": len({items[i].question_id for i in graded}),
+                    "questions_total": len(test_questions),
+                    "answers": len(graded),
+                    "answers_total": len(test),
+                }
     output.adversarial = _grade_adversarial(items, test, adversarial, table, calibration, scale)
     return output
+
+
+def _evidence(items, graded, cold_by_index, table) -> Evidence:
+    """The teacher's grades of the ``graded`` answers, as the service keeps a question's corrections."""
+    return Evidence(
+        teacher=np.array([items[i].fraction for i in graded]),
+        cold=np.array([cold_by_index[i] for i in graded]),
+        vectors=table.many([items[i].answer for i in graded]),
+        tokens=table.tokens_many([items[i].answer for i in graded]),
+    )
+
+
+def _corrections_splits(items, test, corrections, cold_by_index, table, *, k, seed):
+    """For each held-out question with at least k answers in the corrections' splits: k of them the teacher graded
+    (as Evidence), and all its held-out answers to grade."""
+    rng = np.random.default_rng(seed)
+    pool: dict[str, list[int]] = defaultdict(list)
+    for index in corrections:
+        pool[items[index].question_id].append(index)
+    by_question: dict[str, list[int]] = defaultdict(list)
+    for index in test:
+        by_question[items[index].question_id].append(index)
+    for question_id in sorted(by_question):
+        if len(pool[question_id]) < k:
+            continue
+        graded = list(rng.permutation(pool[question_id]))[:k]
+        if not graded:
+            yield Evidence.empty(), by_question[question_id]
+            continue
+        yield _evidence(items, graded, cold_by_index, table), by_question[question_id]
 
 
 def grade_item(
@@ -466,10 +518,17 @@ def summarize(items: Sequence[Item], outputs: Sequence[FoldOutput]) -> dict:
     by_kind: dict[str, list[bool]] = defaultdict(list)
     for case in adversarial:
         by_kind[case["kind"]].append(case["caught"])
+    coverage: dict[int, dict[str, int]] = {}
+    for output in outputs:
+        for k, counts in output.coverage.items():
+            total = coverage.setdefault(k, dict.fromkeys(counts, 0))
+            for key, value in counts.items():
+                total[key] += value
     return {
         "n_items": len({p.index for p in predictions}),
         "splits": [output.split for output in outputs],
         "per_k": per_k,
+        "coverage": dict(sorted(coverage.items())),
         "adversarial": {
             "n": len(adversarial),
             "caught_rate": float(np.mean([c["caught"] for c in adversarial])) if adversarial else None,

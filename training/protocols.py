@@ -165,19 +165,29 @@ def fold_model(
     return target
 
 
-def graded_splits(items: Sequence[Item], *, folds: int | None, holdout: Sequence[str]) -> list[str]:
-    """The splits a run grades: the ``holdout`` ones, or else each split in turn (the first ``folds`` of them)."""
+def graded_splits(
+    items: Sequence[Item], *, folds: int | None, holdout: Sequence[str], corrections_from: Sequence[str] = ()
+) -> list[str]:
+    """The splits a run grades: the ``holdout`` ones, or else each split in turn (the first ``folds`` of them).
+    ``corrections_from`` must name training splits: a graded answer never serves as another's correction."""
     splits = sorted({item.split for item in items})
-    if not holdout:
-        return splits[:folds] if folds else splits
-    unknown = sorted(set(holdout) - set(splits))
+    unknown = sorted((set(holdout) | set(corrections_from)) - set(splits))
     if unknown:
         raise ValueError(f"no split named {', '.join(unknown)} (the splits: {', '.join(splits)})")
-    if folds:
+    if not holdout:
+        selected = splits[:folds] if folds else splits
+    elif folds:
         raise ValueError("--holdout names the graded splits; --folds does not apply with it")
-    if set(holdout) == set(splits):
+    elif set(holdout) == set(splits):
         raise ValueError("every split is held out: none is left to train and calibrate on")
-    return sorted(set(holdout))
+    else:
+        selected = sorted(set(holdout))
+    if corrections_from and not holdout:
+        raise ValueError("corrections from a split need --holdout: the graded splits must not include it")
+    graded_sources = sorted(set(corrections_from) & set(selected))
+    if graded_sources:
+        raise ValueError(f"{', '.join(graded_sources)} is graded: corrections come from training splits only")
+    return selected
 
 
 def run_protocol(
@@ -190,6 +200,7 @@ def run_protocol(
     seed_pairs_path: str | Path | None = None,
     folds: int | None = None,
     holdout: Sequence[str] = (),
+    corrections_from: Sequence[str] = (),
     questions: int | None = None,
     ks: Sequence[int] | None = None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -212,6 +223,8 @@ def run_protocol(
 
     ``holdout``: grade exactly these splits, each with every other split as training (a benchmark's official test
     splits); by default each split in turn is held out (cross-validation), ``folds`` limiting it to the first N.
+    ``corrections_from``: with ``holdout``, the training splits whose answers to a held-out question are its k
+    corrections (grade_fold).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -223,7 +236,7 @@ def run_protocol(
     items = load_items(csv_path)
     ks = tuple(ks) if ks is not None else ((0,) if protocol == "folds" else DEFAULT_KS)
     splits = sorted({item.split for item in items})
-    selected = graded_splits(items, folds=folds, holdout=holdout)
+    selected = graded_splits(items, folds=folds, holdout=holdout, corrections_from=corrections_from)
     seed_pairs = load_pairs_csv(seed_pairs_path) if seed_pairs_path else []
     base_encoder = CachedEncoder(base_model_dir, out_dir / "cache", backend=backend)
     outputs = []
@@ -242,7 +255,7 @@ def run_protocol(
         mapped = calibrate_with == "base-mapped" and encode is not base_encoder
         outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions,
                                   calibration_encode=calibration_encode, map_similarity_scale=mapped,
-                                  held_out=holdout))  # fmt: skip
+                                  held_out=holdout, corrections_from=corrections_from))  # fmt: skip
         fold_seconds.append(round(time.monotonic() - fold_started, 1))
     summary = summarize(items, outputs)
     summary.update(
@@ -253,6 +266,7 @@ def run_protocol(
             # Holding out named splits grades them completely: comparable with results published on those splits.
             "partial": bool(questions) or (not holdout and len(selected) < len(splits)),
             "holdout": sorted(set(holdout)),
+            "corrections_from": sorted(set(corrections_from)),
             "folds_run": len(selected),
             "folds_total": len(splits),
             "questions_per_fold": questions,
@@ -299,6 +313,25 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _coverage_lines(summary: dict) -> list[str]:
+    """Which held-out questions each k row covers: a question without enough answers for k corrections is not
+    graded at k, so a row may cover fewer questions than the one above it, or none."""
+    coverage = summary.get("coverage", {})
+    if all(c["questions"] == c["questions_total"] for c in coverage.values()):
+        return []
+    sources = summary.get("corrections_from")
+    rule = (
+        f"at least k answers in {', '.join(sources)} (the corrections)"
+        if sources
+        else "more than k answers (k are the corrections, the rest are graded)"
+    )
+    lines = ["", f"A question is graded at k only when it has {rule}:", "",
+             "| k | questions graded | answers graded |", "|---|---|---|"]  # fmt: skip
+    for k, c in coverage.items():
+        lines.append(f"| {k} | {c['questions']} of {c['questions_total']} | {c['answers']} of {c['answers_total']} |")
+    return lines
+
+
 def markdown(summary: dict) -> str:
     lines = [
         f"Protocol `{summary['protocol']}` on `{summary['csv']}` (score column `{summary['score_column']}`), "
@@ -319,6 +352,10 @@ def markdown(summary: dict) -> str:
         rmse = _fmt(m["rmse"]) + (f" ± {m['rmse_sd']:.3f}" if "rmse_sd" in m else "")
         lines.append(f"| {k} | {pearson} | {_fmt(m['spearman'])} | {rmse} | {_fmt(m.get('rmse_floor'))} "
                      f"| {_fmt(m['mae'])} | {_fmt(m['qwk'])} | {m['seeds']} |")  # fmt: skip
+    for k in summary.get("coverage", {}):
+        if k not in summary["per_k"]:
+            lines.append(f"| {k} | no held-out question has enough answers for k corrections (below) | | | | | | |")
+    lines += _coverage_lines(summary)
     lines += ["", "RMSE floor: the lowest RMSE any rescaling of these predictions could reach, std(human) * "
               "sqrt(1 - Pearson^2). Above it, the error is scale (calibration); the floor only falls with a better "
               "ranking."]  # fmt: skip

@@ -18,6 +18,7 @@ from grader.scoring.similarity_scale import MAPPED, SimilarityScale
 from grader.services.grading_models import model_for_version
 from grader.services.submissions import submission_create, submission_grade
 from grader.workspace.explanation import submission_explanation
+from tests.quality.conftest import TINY_ROWS
 from tests.quality.test_one_pipeline import _Encode
 
 
@@ -164,6 +165,80 @@ def test_evaluate_grades_against_every_reference_as_the_worker_does(base_model_v
     assert score.signals.features == pytest.approx(submission_explanation(submission=submission).score.signals.features,
                                                    abs=3e-3)  # fmt: skip
     assert first_only.similarity < score.similarity
+
+
+@pytest.fixture
+def train_test_csv(tmp_path):
+    """The tiny questions with a training split and a test split: 2, 2 and 1 answers per question held out."""
+    rows = []
+    for question_id, question, reference, answers, _ in TINY_ROWS:
+        in_training = 5 if question_id == "q3" else 4
+        for position, (answer, score) in enumerate(answers):
+            split = "train" if position < in_training else "test"
+            rows.append([question_id, question, reference, answer, score, 5, split])
+    path = tmp_path / "train_test.csv"
+    _write_csv(path, COLUMNS, rows)
+    return path
+
+
+def test_corrections_come_from_the_training_split_and_every_k_row_says_what_it_covers(train_test_csv, tmp_path,
+                                                                                       monkeypatch):  # fmt: skip
+    training_answers: dict[str, list[str]] = {}
+    for item in evaluation.load_items(train_test_csv):
+        if item.split == "train":
+            training_answers.setdefault(item.question_id, []).append(item.answer)
+    corrections_seen: list[int] = []
+    original = evaluation.grade_item
+
+    def spy(item, table, calibration, *, evidence, **kwargs):
+        """Each correction a held-out answer gets is one of its question's training answers."""
+        own = table.many(training_answers[item.question_id])
+        for vector in evidence.vectors if len(evidence) else ():
+            assert np.isclose(own @ vector, 1.0, atol=1e-5).any()
+        corrections_seen.append(len(evidence))
+        return original(item, table, calibration, evidence=evidence, **kwargs)
+
+    monkeypatch.setattr(evaluation, "grade_item", spy)
+    out = tmp_path / "out"
+    call_command("evaluate", str(train_test_csv), protocol="feedback", out=out, epochs=0, holdout=["test"],
+                 corrections_from=["train"])  # fmt: skip
+    summary = json.loads((out / "feedback.json").read_text())
+
+    # Every held-out answer is graded; the k corrections are the same question's training answers.
+    assert summary["per_k"]["0"]["n"] == summary["per_k"]["2"]["n"] == 5
+    assert {2, 5} <= set(corrections_seen)
+    # q3 alone has 5 training answers: the k = 5 row covers it only, and the k = 10 and 20 rows cover nothing.
+    assert summary["per_k"]["5"]["n"] == 1
+    assert summary["coverage"]["5"] == {"questions": 1, "questions_total": 3, "answers": 1, "answers_total": 5}
+    assert summary["coverage"]["10"]["questions"] == 0 and "10" not in summary["per_k"]
+    report = (out / "feedback.md").read_text()
+    assert "| 10 | no held-out question has enough answers" in report
+    assert "at least k answers in train" in report and "| 5 | 1 of 3 | 1 of 5 |" in report
+
+    # By default the corrections are held-out answers: with two per question, k = 2 leaves nothing to grade.
+    monkeypatch.undo()
+    call_command("evaluate", str(train_test_csv), protocol="feedback", out=out, epochs=0, holdout=["test"])
+    summary = json.loads((out / "feedback.json").read_text())
+    assert summary["per_k"]["0"]["n"] == 5 and "2" not in summary["per_k"]
+    assert summary["coverage"]["2"] == {"questions": 0, "questions_total": 3, "answers": 0, "answers_total": 5}
+    assert "| 2 | no held-out question has enough answers" in (out / "feedback.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"protocol": "feedback", "holdout": ["test"], "corrections_from": ["test"]},
+        {"protocol": "feedback", "corrections_from": ["train"]},
+        {"protocol": "folds", "holdout": ["test"], "corrections_from": ["train"]},
+    ],
+    ids=["a graded split", "without --holdout", "folds protocol"],
+)
+def test_corrections_from_a_split_that_is_graded_or_without_feedback_is_a_command_error(train_test_csv, tmp_path,
+                                                                                         options):  # fmt: skip
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("evaluate", str(train_test_csv), out=tmp_path, epochs=0, **options)
 
 
 def test_an_unknown_file_is_a_command_error(tmp_path):

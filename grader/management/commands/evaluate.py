@@ -28,6 +28,14 @@ class Command(BaseCommand):
             help="grade exactly this split (repeatable), with every split not named as training, e.g. a benchmark's "
             "official test splits (default: each split in turn)",
         )
+        parser.add_argument(
+            "--corrections-from",
+            action="append",
+            default=[],
+            metavar="SPLIT",
+            help="feedback with --holdout: a held-out question's k corrections are k of its answers in this training "
+            "split (repeatable), and all its held-out answers are graded (default: k of its held-out answers)",
+        )
         parser.add_argument("--questions", type=int, default=None, help="grade only N questions per held-out split")
         parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "evaluate")
         parser.add_argument(
@@ -58,8 +66,11 @@ class Command(BaseCommand):
     def handle(self, *args, csv_path: Path, protocol: str, folds, questions, out: Path, epochs, **options):
         if not csv_path.exists():
             raise CommandError(f"{csv_path} does not exist")
+        if options["corrections_from"] and protocol != "feedback":
+            raise CommandError("--corrections-from applies to the feedback protocol")
         try:  # a CSV or a choice of splits that cannot be evaluated fails here, before any model is loaded
-            graded_splits(load_items(csv_path), folds=folds, holdout=options["holdout"])
+            graded_splits(load_items(csv_path), folds=folds, holdout=options["holdout"],
+                          corrections_from=options["corrections_from"])  # fmt: skip
         except ValueError as error:
             raise CommandError(str(error)) from error
         from tqdm import tqdm
@@ -80,6 +91,7 @@ class Command(BaseCommand):
             seed_pairs_path=None if options["no_seed_pairs"] else settings.GRADER_SEED_PAIRS,
             folds=folds,
             holdout=options["holdout"],
+            corrections_from=options["corrections_from"],
             questions=questions,
             progress=lambda splits: tqdm(splits, desc=f"{protocol}: held-out splits", unit="split"),
             calibrate_with=options["calibrate_with"],
