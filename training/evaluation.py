@@ -60,6 +60,8 @@ class Item:
     split: str
     # Every reference answer of the question, as the service grades against them; by default ``reference`` alone.
     references: tuple[str, ...] = ()
+    row: int = 0  # the input's row number (1: the first row after the header), to join results back to it
+    answer_id: str = ""  # the input's answer_id, when it has one
 
     def __post_init__(self) -> None:
         if not self.references:
@@ -78,8 +80,8 @@ def load_items(path: str | Path) -> list[Item]:
 
     A question's references are every distinct ``reference_answer`` of its rows and every entry of an optional
     ``reference_answers`` column (a JSON list, or texts separated by ``||``), in the order they first appear. A row
-    that repeats an earlier answer (same question, split, answer, score) with a reference that answer was not
-    listed with yet is that answer listed again for another reference, not another answer: it is read once.
+    that repeats an earlier answer (same question, split, answer, score and answer_id) with a reference that answer
+    was not listed with yet is that answer listed again for another reference, not another answer: it is read once.
     """
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -91,7 +93,8 @@ def load_items(path: str | Path) -> list[Item]:
         for reference in [own, *_listed_references(row.get("reference_answers"), row=number)]:
             if reference:
                 references[row["question_id"]][reference] = None
-        answer = (row["question_id"], row["split"], row["student_answer"], row["score"], row["max_score"])
+        answer = (row["question_id"], row["split"], row["student_answer"], row["score"], row["max_score"],
+                  row.get("answer_id") or "")  # fmt: skip
         copies = listed_with[answer]
         copy = next((seen for seen in copies if own not in seen), None) if own else None
         if copy is not None:
@@ -104,7 +107,7 @@ def load_items(path: str | Path) -> list[Item]:
     if missing:
         raise ValueError(f"no reference answer for question {', '.join(missing)} in {path}")
     items = []
-    for _, row, own in answers:
+    for number, row, own in answers:
         question_references = tuple(references[row["question_id"]])
         items.append(
             Item(
@@ -116,6 +119,8 @@ def load_items(path: str | Path) -> list[Item]:
                 max_score=float(row["max_score"]),
                 split=row["split"],
                 references=question_references,
+                row=number,
+                answer_id=(row.get("answer_id") or "").strip(),
             )
         )
     return items
@@ -147,6 +152,7 @@ class Prediction:
     confidence: float
     needs_review: bool
     reasons: tuple[str, ...]
+    best_reference: int = 0  # into the item's references: the closest one
 
 
 @dataclass
@@ -465,7 +471,8 @@ def grade_item(
 def _prediction(score: Score, index: int, item: Item, *, k: int, seed: int) -> Prediction:
     decision = score.decision
     return Prediction(index, k, seed, decision.fraction, decision.fraction * item.max_score, decision.confidence,
-                      decision.needs_review, tuple(str(reason) for reason in decision.reasons))  # fmt: skip
+                      decision.needs_review, tuple(str(reason) for reason in decision.reasons),
+                      score.signals.best_reference)  # fmt: skip
 
 
 def _grade_adversarial(items, test, cases, table, calibration, scale: SimilarityScale | None = None) -> list[dict]:

@@ -289,13 +289,15 @@ def _write(out_dir: Path, protocol: str, summary: dict, items: Sequence[Item], o
     (out_dir / f"{protocol}.md").write_text(markdown(summary), encoding="utf-8")
     with open(out_dir / f"{protocol}_predictions.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["split", "question_id", "k", "seed", "human", "predicted", "confidence", "needs_review",
-                         "reasons"])  # fmt: skip
+        # row and answer_id join a prediction back to the input (row 1 is the first row after the header).
+        writer.writerow(["row", "answer_id", "split", "question_id", "k", "seed", "human", "predicted", "confidence",
+                         "needs_review", "reasons", "answer", "closest_reference", "references"])  # fmt: skip
         for output in outputs:
             for p in output.predictions:
                 item = items[p.index]
-                writer.writerow([item.split, item.question_id, p.k, p.seed, item.score, round(p.points, 4),
-                                 round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons)])  # fmt: skip
+                writer.writerow([item.row, item.answer_id, item.split, item.question_id, p.k, p.seed, item.score,
+                                 round(p.points, 4), round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons),
+                                 item.answer, item.references[p.best_reference], len(item.references)])  # fmt: skip
     with open(out_dir / f"{protocol}_adversarial.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["kind", "question_id", "answer", "fraction", "needs_review",
                                                     "reasons", "caught"])  # fmt: skip

@@ -241,6 +241,35 @@ def test_corrections_from_a_split_that_is_graded_or_without_feedback_is_a_comman
         call_command("evaluate", str(train_test_csv), out=tmp_path, epochs=0, **options)
 
 
+def test_predictions_join_back_to_the_input_rows(tmp_path):
+    """Each prediction carries the input's row number, its answer_id and the answer, and the references it was
+    graded against: one answer listed once per reference is graded once, under its first row."""
+    second_reference = {"q1": "It converts a program into instructions the processor can run."}
+    rows = []
+    for question_id, question, reference, answers, split in TINY_ROWS[:2]:
+        for position, (answer, score) in enumerate(answers):
+            for listed in (reference, second_reference.get(question_id)):
+                if listed:
+                    rows.append([f"{question_id}-a{position}", question_id, question, listed, answer, score, 5, split])
+    path = tmp_path / "with_ids.csv"
+    _write_csv(path, ["answer_id", *COLUMNS], rows)
+    out = tmp_path / "out"
+    call_command("evaluate", str(path), protocol="folds", out=out, epochs=0)
+
+    with open(out / "folds_predictions.csv", newline="", encoding="utf-8") as handle:
+        predictions = list(csv.DictReader(handle))
+    assert len(predictions) == 12  # 6 answers per question, the first question's each listed twice
+    for prediction in predictions:
+        answer_id, question_id, _, reference, answer, score, _, split = rows[int(prediction["row"]) - 1]
+        assert (prediction["answer_id"], prediction["question_id"], prediction["answer"], prediction["split"]) == (
+            answer_id, question_id, answer, split)  # fmt: skip
+        assert float(prediction["human"]) == score
+        references = [reference, second_reference["q1"]] if question_id == "q1" else [reference]
+        assert prediction["closest_reference"] in references and int(prediction["references"]) == len(references)
+    q1_rows = sorted(int(p["row"]) for p in predictions if p["question_id"] == "q1")
+    assert q1_rows == [1, 3, 5, 7, 9, 11]  # each answer under its first row
+
+
 def test_an_unknown_file_is_a_command_error(tmp_path):
     from django.core.management.base import CommandError
 
