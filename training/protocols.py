@@ -362,9 +362,11 @@ def markdown(summary: dict) -> str:
               "sqrt(1 - Pearson^2). Above it, the error is scale (calibration); the floor only falls with a better "
               "ranking."]  # fmt: skip
     if any("accuracy" in m for m in summary["per_k"].values()):
-        lines += ["", "| k | accuracy | weighted F1 |", "|---|---|---|"]
+        lines += ["", "Right/wrong labels (half the points or more counts as right; AUC ranks by the grade):",
+                  "", "| k | accuracy | macro F1 | weighted F1 | AUC |", "|---|---|---|---|---|"]  # fmt: skip
         for k, m in summary["per_k"].items():
-            lines.append(f"| {k} | {_fmt(m.get('accuracy'))} | {_fmt(m.get('weighted_f1'))} |")
+            cells = [_fmt(m.get(name)) for name in ("accuracy", "macro_f1", "weighted_f1", "auc")]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", "Routing to review by confidence (share of answers routed; pass/fail errors among those released):",
               "", "| k | " + " | ".join(f"risk {r}" for r in next(iter(summary["per_k"].values()))["review"]) + " |",
               "|---|" + "---|" * len(next(iter(summary["per_k"].values()))["review"])]  # fmt: skip

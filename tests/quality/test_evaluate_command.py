@@ -270,6 +270,35 @@ def test_predictions_join_back_to_the_input_rows(tmp_path):
     assert q1_rows == [1, 3, 5, 7, 9, 11]  # each answer under its first row
 
 
+def test_right_wrong_labels_get_accuracy_and_f1_scores(tmp_path):
+    rows = [[question_id, question, reference, answer, int(score >= 3), 1, split]
+            for question_id, question, reference, answers, split in TINY_ROWS for answer, score in answers]  # fmt: skip
+    path = tmp_path / "binary.csv"
+    _write_csv(path, COLUMNS, rows)
+    out = tmp_path / "out"
+    call_command("evaluate", str(path), protocol="folds", out=out, epochs=0)
+    metrics = json.loads((out / "folds.json").read_text())["per_k"]["0"]
+
+    with open(out / "folds_predictions.csv", newline="", encoding="utf-8") as handle:
+        predictions = list(csv.DictReader(handle))
+    human = np.array([float(p["human"]) for p in predictions]) == 1
+    right = np.array([float(p["predicted"]) >= 0.5 for p in predictions])
+    f1 = {}
+    for label in (True, False):
+        hits = np.sum((right == label) & (human == label))
+        f1[label] = 2 * hits / (np.sum(right == label) + np.sum(human == label))
+    assert metrics["accuracy"] == pytest.approx(np.mean(human == right))
+    assert metrics["macro_f1"] == pytest.approx((f1[True] + f1[False]) / 2)
+    assert metrics["weighted_f1"] == pytest.approx((f1[True] * human.sum() + f1[False] * (~human).sum()) / len(human))
+    assert 0 <= metrics["auc"] <= 1 and metrics["pearson"] is not None
+    assert "| k | accuracy | macro F1 | weighted F1 | AUC |" in (out / "folds.md").read_text()
+
+
+def test_graded_scores_get_no_right_wrong_metrics(tiny_csv, tmp_path):
+    call_command("evaluate", str(tiny_csv), protocol="folds", out=tmp_path, epochs=0)
+    assert "accuracy" not in json.loads((tmp_path / "folds.json").read_text())["per_k"]["0"]
+
+
 def test_an_unknown_file_is_a_command_error(tmp_path):
     from django.core.management.base import CommandError
 
