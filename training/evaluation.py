@@ -536,12 +536,44 @@ def summarize(items: Sequence[Item], outputs: Sequence[FoldOutput]) -> dict:
         "splits": [output.split for output in outputs],
         "per_k": per_k,
         "coverage": dict(sorted(coverage.items())),
+        "per_question": _per_question(predictions, items, binary=binary),
         "adversarial": {
             "n": len(adversarial),
             "caught_rate": float(np.mean([c["caught"] for c in adversarial])) if adversarial else None,
             "by_kind": {kind: float(np.mean(values)) for kind, values in sorted(by_kind.items())},
         },
     }
+
+
+def _per_question(predictions: Sequence[Prediction], items: Sequence[Item], *, binary: bool) -> list[dict]:
+    """Each held-out question's cold-start grades (k = 0) against the human ones: where grader does badly."""
+    by_question: dict[str, list[Prediction]] = defaultdict(list)
+    for p in predictions:
+        if p.k == 0:
+            by_question[items[p.index].question_id].append(p)
+    rows = []
+    for question_id, chosen in sorted(by_question.items()):
+        human = np.array([items[p.index].score for p in chosen])
+        predicted = np.array([p.points for p in chosen])
+        constant = np.ptp(human) == 0 or np.ptp(predicted) == 0
+        row = {
+            "question_id": question_id,
+            "split": items[chosen[0].index].split,
+            "answers": len(chosen),
+            "human_mean": float(human.mean()),
+            "predicted_mean": float(predicted.mean()),
+            "mae": float(np.mean(np.abs(predicted - human))),
+            "rmse": float(np.sqrt(np.mean((predicted - human) ** 2))),
+            "pearson": None if constant else float(np.corrcoef(predicted, human)[0, 1]),
+            "routed_to_review": float(np.mean([p.needs_review for p in chosen])),
+        }
+        if binary:
+            fractions = [items[p.index].fraction for p in chosen]
+            row["accuracy"] = float(
+                np.mean([(p.fraction >= 0.5) == (h >= 0.5) for p, h in zip(chosen, fractions, strict=True)])
+            )
+        rows.append(row)
+    return rows
 
 
 def _review_rates(chosen: Sequence[Prediction], items: Sequence[Item]) -> dict:

@@ -298,6 +298,11 @@ def _write(out_dir: Path, protocol: str, summary: dict, items: Sequence[Item], o
                 writer.writerow([item.row, item.answer_id, item.split, item.question_id, p.k, p.seed, item.score,
                                  round(p.points, 4), round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons),
                                  item.answer, item.references[p.best_reference], len(item.references)])  # fmt: skip
+    if summary["per_question"]:
+        with open(out_dir / f"{protocol}_questions.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(summary["per_question"][0]))
+            writer.writeheader()
+            writer.writerows(summary["per_question"])
     with open(out_dir / f"{protocol}_adversarial.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["kind", "question_id", "answer", "fraction", "needs_review",
                                                     "reasons", "caught"])  # fmt: skip
@@ -374,6 +379,15 @@ def markdown(summary: dict) -> str:
         cells = [f"{v['routed_to_review']:.1%} routed, {_fmt(v['released_pass_fail_errors'])} errors"
                  for v in m["review"].values()]  # fmt: skip
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    worst = sorted(summary.get("per_question", []), key=lambda row: -row["mae"])[:5]
+    if worst:
+        lines += ["", f"The questions graded worst at k = 0 (of {len(summary['per_question'])}; all in "
+                  f"`{summary['protocol']}_questions.csv`):", "",
+                  "| question | split | answers | human mean | grader mean | MAE | Pearson |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {row['question_id']} | {row['split']} | {row['answers']} | {_fmt(row['human_mean'])} "
+                  f"| {_fmt(row['predicted_mean'])} | {_fmt(row['mae'])} | {_fmt(row['pearson'])} |"
+                  for row in worst]  # fmt: skip
     adversarial = summary["adversarial"]
     if adversarial["n"]:
         lines += ["", f"Adversarial suite: {adversarial['n']} generated answers, "

@@ -299,6 +299,23 @@ def test_graded_scores_get_no_right_wrong_metrics(tiny_csv, tmp_path):
     assert "accuracy" not in json.loads((tmp_path / "folds.json").read_text())["per_k"]["0"]
 
 
+def test_the_report_breaks_the_cold_start_grades_down_by_question(tiny_csv, tmp_path):
+    call_command("evaluate", str(tiny_csv), protocol="feedback", out=tmp_path, epochs=0)
+    per_question = json.loads((tmp_path / "feedback.json").read_text())["per_question"]
+    with open(tmp_path / "feedback_predictions.csv", newline="", encoding="utf-8") as handle:
+        cold = [row for row in csv.DictReader(handle) if row["k"] == "0"]
+
+    assert [row["question_id"] for row in per_question] == ["q1", "q2", "q3"]
+    for row in per_question:
+        mine = [p for p in cold if p["question_id"] == row["question_id"]]
+        errors = [abs(float(p["predicted"]) - float(p["human"])) for p in mine]
+        assert row["answers"] == len(mine) == 6
+        assert row["mae"] == pytest.approx(np.mean(errors), abs=1e-3)  # the CSV rounds to 4 decimals
+    with open(tmp_path / "feedback_questions.csv", newline="", encoding="utf-8") as handle:
+        assert [row["question_id"] for row in csv.DictReader(handle)] == ["q1", "q2", "q3"]
+    assert "The questions graded worst at k = 0 (of 3" in (tmp_path / "feedback.md").read_text()
+
+
 def test_an_unknown_file_is_a_command_error(tmp_path):
     from django.core.management.base import CommandError
 
