@@ -5,6 +5,7 @@ import io
 import json
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -314,6 +315,19 @@ def test_the_report_breaks_the_cold_start_grades_down_by_question(tiny_csv, tmp_
     with open(tmp_path / "feedback_questions.csv", newline="", encoding="utf-8") as handle:
         assert [row["question_id"] for row in csv.DictReader(handle)] == ["q1", "q2", "q3"]
     assert "The questions graded worst at k = 0 (of 3" in (tmp_path / "feedback.md").read_text()
+
+
+EXAMPLE_CSV = Path(__file__).resolve().parents[2] / "fixtures" / "evaluate_example.csv"
+
+
+def test_the_shipped_example_runs_as_the_readme_shows(tmp_path):
+    items = evaluation.load_items(EXAMPLE_CSV)
+    assert {len(item.references) for item in items} == {1, 2} and {item.answer_id for item in items} >= {"a01"}
+    call_command("evaluate", str(EXAMPLE_CSV), protocol="feedback", out=tmp_path, epochs=0, holdout=["test"],
+                 corrections_from=["train"])  # fmt: skip
+    summary = json.loads((tmp_path / "feedback.json").read_text())
+    assert not summary["partial"] and summary["per_k"]["5"]["n"] == 12
+    assert {"accuracy", "macro_f1", "weighted_f1", "auc"} <= set(summary["per_k"]["0"])
 
 
 def test_an_unknown_file_is_a_command_error(tmp_path):
