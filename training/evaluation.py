@@ -6,7 +6,11 @@ Two protocols share one engine; both are nested (whatever is fitted is fitted on
   (through the production fine-tuning pipeline, ``training.finetune.fine_tune``) and fit the calibration, and
   the held-out split is graded.
 * ``feedback`` (the product's loop): as ``folds``, and in addition for each held-out question k answers get the
-  teacher's grade as corrections before the rest are graded (k = 0, 2, 5, 10, 20; fixed seeds).
+  teacher's grade as corrections before the rest are graded (k = 0, 2, 5, 10, 20; fixed seeds); or k of its answers
+  in named training splits are the corrections, and all its held-out answers are graded.
+
+Which splits are held out is a choice: each in turn (cross-validation), or named ones (a benchmark's test splits),
+every other split training.
 
 Every answer is graded by ``grader.scoring.grading.grade_answer``, the function the workers call: the same signals
 (built by ``grader.scoring.signals.answer_signals``), calibration, guards and points.
@@ -379,7 +383,7 @@ def grade_fold(
     peers = _peers(items, test, table, seed=0)
     cold_by_index = {i: calibration.cold_fraction(test_signals[i].features) for i in test}
     if corrections:
-        # Each correction's cold grade as the service gave it: among the other answers of its own split.
+        # Each correction's cold grade as the service gave it, among the other answers to its question there.
         correction_signals = _signals(items, corrections, table, seed=0, scale=scale)
         cold_by_index.update(
             (i, calibration.cold_fraction(signals.features))
