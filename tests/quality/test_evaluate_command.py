@@ -295,14 +295,11 @@ def test_right_wrong_labels_get_accuracy_and_f1_scores(tmp_path):
     assert "| k | accuracy | macro F1 | weighted F1 | AUC |" in (out / "folds.md").read_text()
 
 
-def test_graded_scores_get_no_right_wrong_metrics(tiny_csv, tmp_path):
-    call_command("evaluate", str(tiny_csv), protocol="folds", out=tmp_path, epochs=0)
-    assert "accuracy" not in json.loads((tmp_path / "folds.json").read_text())["per_k"]["0"]
-
-
 def test_the_report_breaks_the_cold_start_grades_down_by_question(tiny_csv, tmp_path):
     call_command("evaluate", str(tiny_csv), protocol="feedback", out=tmp_path, epochs=0)
-    per_question = json.loads((tmp_path / "feedback.json").read_text())["per_question"]
+    summary = json.loads((tmp_path / "feedback.json").read_text())
+    per_question = summary["per_question"]
+    assert "accuracy" not in summary["per_k"]["0"] and "accuracy" not in per_question[0]  # points, not right/wrong
     with open(tmp_path / "feedback_predictions.csv", newline="", encoding="utf-8") as handle:
         cold = [row for row in csv.DictReader(handle) if row["k"] == "0"]
 
