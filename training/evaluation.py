@@ -6,7 +6,11 @@ Two protocols share one engine; both are nested (whatever is fitted is fitted on
   (through the production fine-tuning pipeline, ``training.finetune.fine_tune``) and fit the calibration, and
   the held-out split is graded.
 * ``feedback`` (the product's loop): as ``folds``, and in addition for each held-out question k answers get the
-  teacher's grade as corrections before the rest are graded (k = 0, 2, 5, 10, 20; fixed seeds).
+  teacher's grade as corrections before the rest are graded (k = 0, 2, 5, 10, 20; fixed seeds); or k of its answers
+  in named training splits are the corrections, and all its held-out answers are graded.
+
+Which splits are held out is a choice: each in turn (cross-validation), or named ones (a benchmark's test splits),
+every other split training.
 
 Every answer is graded by ``grader.scoring.grading.grade_answer``, the function the workers call: the same signals
 (built by ``grader.scoring.signals.answer_signals``), calibration, guards and points.
@@ -16,10 +20,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -52,31 +57,93 @@ COLD_TERMS = "quadratic"
 class Item:
     question_id: str
     question: str
-    reference: str
+    reference: str  # the row's own reference answer (what a training pair pairs the answer with)
     answer: str
     score: float
     max_score: float
     split: str
+    # Every reference answer of the question, as the service grades against them; by default ``reference`` alone.
+    references: tuple[str, ...] = ()
+    row: int = 0  # the input's row number (1: the first row after the header), to join results back to it
+    answer_id: str = ""  # the input's answer_id, when it has one
+
+    def __post_init__(self) -> None:
+        if not self.references:
+            object.__setattr__(self, "references", (self.reference,))
 
     @property
     def fraction(self) -> float:
         return self.score / self.max_score
 
 
+REFERENCE_SEPARATOR = "||"
+
+
 def load_items(path: str | Path) -> list[Item]:
+    """One item per graded answer, each with all its question's references.
+
+    A question's references are every distinct ``reference_answer`` of its rows and every entry of an optional
+    ``reference_answers`` column (a JSON list, or texts separated by ``||``), in the order they first appear. A row
+    that repeats an earlier answer (same question, split, answer, score and answer_id) with a reference that answer
+    was not listed with yet is that answer listed again for another reference, not another answer: it is read once.
+    """
     with open(path, newline="", encoding="utf-8") as handle:
-        return [
+        rows = list(csv.DictReader(handle))
+    references: dict[str, dict[str, None]] = defaultdict(dict)  # question_id -> its references (ordered set)
+    listed_with: dict[tuple, list[set[str]]] = defaultdict(list)  # an answer -> the references of each copy
+    answers: list[tuple[int, dict[str, str], str]] = []
+    for number, row in enumerate(rows, start=1):
+        own = (row.get("reference_answer") or "").strip()
+        for reference in [own, *_listed_references(row.get("reference_answers"), row=number)]:
+            if reference:
+                references[row["question_id"]][reference] = None
+        answer = (row["question_id"], row["split"], row["student_answer"], row["score"], row["max_score"],
+                  row.get("answer_id") or "")  # fmt: skip
+        copies = listed_with[answer]
+        copy = next((seen for seen in copies if own not in seen), None) if own else None
+        if copy is not None:
+            copy.add(own)
+            continue
+        copies.append({own})
+        answers.append((number, row, own))
+    missing = sorted(question_id for question_id in {row["question_id"] for _, row, _ in answers}
+                     if not references[question_id])  # fmt: skip
+    if missing:
+        raise ValueError(f"no reference answer for question {', '.join(missing)} in {path}")
+    items = []
+    for number, row, own in answers:
+        question_references = tuple(references[row["question_id"]])
+        items.append(
             Item(
                 question_id=row["question_id"],
                 question=row["question"],
-                reference=row["reference_answer"],
+                reference=own or question_references[0],
                 answer=row["student_answer"],
                 score=float(row["score"]),
                 max_score=float(row["max_score"]),
                 split=row["split"],
+                references=question_references,
+                row=number,
+                answer_id=(row.get("answer_id") or "").strip(),
             )
-            for row in csv.DictReader(handle)
-        ]
+        )
+    return items
+
+
+def _listed_references(cell: str | None, *, row: int) -> list[str]:
+    """The texts of a ``reference_answers`` cell: a JSON list of strings, or texts separated by ``||``."""
+    cell = (cell or "").strip()
+    if not cell:
+        return []
+    if cell.startswith("["):
+        try:
+            listed = json.loads(cell)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"row {row}: reference_answers is not a JSON list ({error})") from error
+        if not all(isinstance(text, str) for text in listed):
+            raise ValueError(f"row {row}: reference_answers must list texts")
+        return [text.strip() for text in listed]
+    return [text.strip() for text in cell.split(REFERENCE_SEPARATOR)]
 
 
 @dataclass
@@ -89,6 +156,7 @@ class Prediction:
     confidence: float
     needs_review: bool
     reasons: tuple[str, ...]
+    best_reference: int = 0  # into the item's references: the closest one
 
 
 @dataclass
@@ -97,6 +165,9 @@ class FoldOutput:
     predictions: list[Prediction] = field(default_factory=list)
     adversarial: list[dict] = field(default_factory=list)
     calibration: dict = field(default_factory=dict)
+    # k -> the held-out questions and answers there were, and how many of them were graded at that k (a question
+    # without enough answers for k corrections is not graded at k).
+    coverage: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 class VectorTable:
@@ -126,8 +197,8 @@ class VectorTable:
 
 
 def _texts(items: Sequence[Item], indices: Sequence[int]) -> list[str]:
-    """Every text a grade of these items needs encoded: the answer, the question and the reference."""
-    return [text for i in indices for text in (items[i].answer, items[i].question, items[i].reference)]
+    """Every text a grade of these items needs encoded: the answer, the question and the references."""
+    return [text for i in indices for text in (items[i].answer, items[i].question, *items[i].references)]
 
 
 def _arrival_peers(indices: Sequence[int], vectors: np.ndarray, *, seed: int) -> dict[int, Peers]:
@@ -142,15 +213,16 @@ def _arrival_peers(indices: Sequence[int], vectors: np.ndarray, *, seed: int) ->
 
 
 def _encoding(item: Item, table: VectorTable, scale: SimilarityScale | None = None) -> QuestionEncoding:
-    """The item's question with its one reference, as ``table``'s model encodes them."""
-    question_tokens, reference_tokens = table.tokens(item.question), table.tokens(item.reference)
+    """The item's question with all its references, as ``table``'s model encodes them (as the service does:
+    grader.scoring.context)."""
+    question_tokens = table.tokens(item.question)
     return QuestionEncoding(
         prompt=item.question,
-        references=(item.reference,),
-        reference_vectors=table[item.reference][None, :],
+        references=item.references,
+        reference_vectors=table.many(item.references),
         prompt_vector=table[item.question],
         prompt_token_ids=() if question_tokens is None else tuple(question_tokens.ids.tolist()),
-        reference_tokens=None if reference_tokens is None else (reference_tokens,),
+        reference_tokens=table.tokens_many(item.references),
         scale=scale,
     )
 
@@ -247,15 +319,7 @@ def _feedback_splits(items, indices, cold_by_index, table, *, k, seed):
         if not graded:
             yield Evidence.empty(), rest
             continue
-        yield (
-            Evidence(
-                teacher=np.array([items[i].fraction for i in graded]),
-                cold=np.array([cold_by_index[i] for i in graded]),
-                vectors=table.many([items[i].answer for i in graded]),
-                tokens=table.tokens_many([items[i].answer for i in graded]),
-            ),
-            rest,
-        )
+        yield _evidence(items, graded, cold_by_index, table), rest
 
 
 def grade_fold(
@@ -268,8 +332,17 @@ def grade_fold(
     max_questions: int | None = None,
     calibration_encode: Encode | None = None,
     map_similarity_scale: bool = False,
+    held_out: Collection[str] = (),
+    corrections_from: Collection[str] = (),
 ) -> FoldOutput:
     """Grade ``test_split`` with ``encode``, calibrated on the other splits' vectors from ``calibration_encode``.
+
+    ``held_out``: further splits that are graded on their own and so must not train this one either (every
+    held-out split of a benchmark is graded against the same training splits).
+
+    ``corrections_from``: training splits whose answers to a held-out question are the k corrections it gets (a
+    teacher's grades of last year's answers; how benchmarks with a training split define it); every held-out
+    answer is then graded. By default the k corrections are k of the held-out question's own answers.
 
     ``calibration_encode`` defaults to ``encode``. Pass the base model when ``encode`` is a model fine-tuned on
     the training splits: its similarities there are in-sample (it learned those very answers), so a calibration
@@ -281,17 +354,20 @@ def grade_fold(
     (both models encode them; no grade is used). A fine-tuned model ranks answers better than the base model but
     spreads its similarities differently, so the base-fitted calibration alone mis-scales its grades.
     """
-    train = [i for i, item in enumerate(items) if item.split != test_split]
+    excluded = {test_split, *held_out}
+    train = [i for i, item in enumerate(items) if item.split not in excluded]
     test_questions = sorted({item.question_id for item in items if item.split == test_split})
     if max_questions:
         test_questions = test_questions[:max_questions]
     chosen = set(test_questions)
     test = [i for i, item in enumerate(items) if item.split == test_split and item.question_id in chosen]
-    questions = {items[i].question_id: (items[i].question, items[i].reference) for i in test}
+    questions = {items[i].question_id: (items[i].question, items[i].references[0]) for i in test}
     adversarial = generate_adversarial(questions)
+    sources = set(corrections_from)
+    corrections = [i for i, item in enumerate(items) if item.split in sources and item.question_id in chosen]
     table = VectorTable(
         encode,
-        _texts(items, test) + [case.answer for case in adversarial],
+        _texts(items, test) + _texts(items, corrections) + [case.answer for case in adversarial],
     )
     train_table = VectorTable(calibration_encode or encode, _texts(items, train))
     calibration = fit_calibration(items, train, train_table, ks=ks, seeds=seeds)
@@ -306,15 +382,65 @@ def grade_fold(
     test_signals = dict(zip(test, _signals(items, test, table, seed=0, scale=scale), strict=True))
     peers = _peers(items, test, table, seed=0)
     cold_by_index = {i: calibration.cold_fraction(test_signals[i].features) for i in test}
+    if corrections:
+        # Each correction's cold grade as the service gave it, among the other answers to its question there.
+        correction_signals = _signals(items, corrections, table, seed=0, scale=scale)
+        cold_by_index.update(
+            (i, calibration.cold_fraction(signals.features))
+            for i, signals in zip(corrections, correction_signals, strict=True)
+        )
     for k in ks:
         for seed in seeds if k > 0 else seeds[:1]:
-            for evidence, rest in _feedback_splits(items, test, cold_by_index, table, k=k, seed=seed):
+            if corrections_from:
+                splits = _corrections_splits(items, test, corrections, cold_by_index, table, k=k, seed=seed)
+            else:
+                splits = _feedback_splits(items, test, cold_by_index, table, k=k, seed=seed)
+            graded: list[int] = []
+            for evidence, rest in splits:
+                graded += rest
                 for index in rest:
                     score = grade_item(items[index], table, calibration, evidence=evidence, peers=peers[index],
                                        scale=scale, signals=test_signals[index])  # fmt: skip
                     output.predictions.append(_prediction(score, index, items[index], k=k, seed=seed))
+            if seed == seeds[0]:  # which questions have enough answers depends on k, not on the seed
+                output.coverage[k] = {
+                    "questions": len({items[i].question_id for i in graded}),
+                    "questions_total": len(test_questions),
+                    "answers": len(graded),
+                    "answers_total": len(test),
+                }
     output.adversarial = _grade_adversarial(items, test, adversarial, table, calibration, scale)
     return output
+
+
+def _evidence(items, graded, cold_by_index, table) -> Evidence:
+    """The teacher's grades of the ``graded`` answers, as the service keeps a question's corrections."""
+    return Evidence(
+        teacher=np.array([items[i].fraction for i in graded]),
+        cold=np.array([cold_by_index[i] for i in graded]),
+        vectors=table.many([items[i].answer for i in graded]),
+        tokens=table.tokens_many([items[i].answer for i in graded]),
+    )
+
+
+def _corrections_splits(items, test, corrections, cold_by_index, table, *, k, seed):
+    """For each held-out question with at least k answers in the corrections' splits: k of them the teacher graded
+    (as Evidence), and all its held-out answers to grade."""
+    rng = np.random.default_rng(seed)
+    pool: dict[str, list[int]] = defaultdict(list)
+    for index in corrections:
+        pool[items[index].question_id].append(index)
+    by_question: dict[str, list[int]] = defaultdict(list)
+    for index in test:
+        by_question[items[index].question_id].append(index)
+    for question_id in sorted(by_question):
+        if len(pool[question_id]) < k:
+            continue
+        graded = list(rng.permutation(pool[question_id]))[:k]
+        if not graded:
+            yield Evidence.empty(), by_question[question_id]
+            continue
+        yield _evidence(items, graded, cold_by_index, table), by_question[question_id]
 
 
 def grade_item(
@@ -349,7 +475,8 @@ def grade_item(
 def _prediction(score: Score, index: int, item: Item, *, k: int, seed: int) -> Prediction:
     decision = score.decision
     return Prediction(index, k, seed, decision.fraction, decision.fraction * item.max_score, decision.confidence,
-                      decision.needs_review, tuple(str(reason) for reason in decision.reasons))  # fmt: skip
+                      decision.needs_review, tuple(str(reason) for reason in decision.reasons),
+                      score.signals.best_reference)  # fmt: skip
 
 
 def _grade_adversarial(items, test, cases, table, calibration, scale: SimilarityScale | None = None) -> list[dict]:
@@ -361,8 +488,9 @@ def _grade_adversarial(items, test, cases, table, calibration, scale: Similarity
     for case in cases:
         peers = table.many([items[i].answer for i in by_question[case.question_id]])
         max_score = items[by_question[case.question_id][0]].max_score
+        references = items[by_question[case.question_id][0]].references  # graded against all, as the service does
         item = Item(question_id=case.question_id, question=case.question, reference=case.reference,
-                    answer=case.answer, score=0.0, max_score=max_score, split="")  # fmt: skip
+                    answer=case.answer, score=0.0, max_score=max_score, split="", references=references)  # fmt: skip
         decision = grade_item(item, table, calibration, evidence=Evidence.empty(),
                               peers=Peers(total=peers.sum(axis=0), count=len(peers)), scale=scale).decision  # fmt: skip
         results.append(
@@ -401,16 +529,55 @@ def summarize(items: Sequence[Item], outputs: Sequence[FoldOutput]) -> dict:
     by_kind: dict[str, list[bool]] = defaultdict(list)
     for case in adversarial:
         by_kind[case["kind"]].append(case["caught"])
+    coverage: dict[int, dict[str, int]] = {}
+    for output in outputs:
+        for k, counts in output.coverage.items():
+            total = coverage.setdefault(k, dict.fromkeys(counts, 0))
+            for key, value in counts.items():
+                total[key] += value
     return {
         "n_items": len({p.index for p in predictions}),
         "splits": [output.split for output in outputs],
         "per_k": per_k,
+        "coverage": dict(sorted(coverage.items())),
+        "per_question": _per_question(predictions, items, binary=binary),
         "adversarial": {
             "n": len(adversarial),
             "caught_rate": float(np.mean([c["caught"] for c in adversarial])) if adversarial else None,
             "by_kind": {kind: float(np.mean(values)) for kind, values in sorted(by_kind.items())},
         },
     }
+
+
+def _per_question(predictions: Sequence[Prediction], items: Sequence[Item], *, binary: bool) -> list[dict]:
+    """Each held-out question's cold-start grades (k = 0) against the human ones: where grader does badly."""
+    by_question: dict[str, list[Prediction]] = defaultdict(list)
+    for p in predictions:
+        if p.k == 0:
+            by_question[items[p.index].question_id].append(p)
+    rows = []
+    for question_id, chosen in sorted(by_question.items()):
+        human = np.array([items[p.index].score for p in chosen])
+        predicted = np.array([p.points for p in chosen])
+        constant = np.ptp(human) == 0 or np.ptp(predicted) == 0
+        row = {
+            "question_id": question_id,
+            "split": items[chosen[0].index].split,
+            "answers": len(chosen),
+            "human_mean": float(human.mean()),
+            "predicted_mean": float(predicted.mean()),
+            "mae": float(np.mean(np.abs(predicted - human))),
+            "rmse": float(np.sqrt(np.mean((predicted - human) ** 2))),
+            "pearson": None if constant else float(np.corrcoef(predicted, human)[0, 1]),
+            "routed_to_review": float(np.mean([p.needs_review for p in chosen])),
+        }
+        if binary:
+            fractions = [items[p.index].fraction for p in chosen]
+            row["accuracy"] = float(
+                np.mean([(p.fraction >= 0.5) == (h >= 0.5) for p, h in zip(chosen, fractions, strict=True)])
+            )
+        rows.append(row)
+    return rows
 
 
 def _review_rates(chosen: Sequence[Prediction], items: Sequence[Item]) -> dict:

@@ -63,13 +63,22 @@ def quadratic_weighted_kappa(a: np.ndarray, b: np.ndarray, max_rating: int) -> f
     return float(1.0 - (weights * observed).sum() / denominator)
 
 
-def binary_agreement(*, predicted: Sequence[float], human: Sequence[float], threshold: float) -> dict[str, float]:
-    """Accuracy and weighted F1 for right/wrong labels; a prediction at or above ``threshold`` counts as right."""
-    from sklearn.metrics import accuracy_score, f1_score
+def binary_agreement(
+    *, predicted: Sequence[float], human: Sequence[float], threshold: float
+) -> dict[str, float | None]:
+    """Accuracy, macro and weighted F1 for right/wrong labels (what such benchmarks publish); a prediction at or
+    above ``threshold`` counts as right. AUC ranks by the continuous prediction (None with one class only)."""
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     h = [int(value >= threshold) for value in human]
     p = [int(value >= threshold) for value in predicted]
-    return {"accuracy": float(accuracy_score(h, p)), "weighted_f1": float(f1_score(h, p, average="weighted"))}
+    return {
+        "accuracy": float(accuracy_score(h, p)),
+        # zero_division=0: a class never predicted has an F1 of 0, as published scorers count it
+        "macro_f1": float(f1_score(h, p, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(h, p, average="weighted", zero_division=0)),
+        "auc": float(roc_auc_score(h, predicted)) if len(set(h)) == 2 else None,
+    }
 
 
 def expected_calibration_error(

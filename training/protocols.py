@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -142,10 +142,13 @@ def fold_model(
     seed_pairs: Sequence[Pair],
     peer_references: bool = False,
     hard_negatives: bool = False,
+    held_out: Collection[str] = (),
 ) -> Path:
-    """The model trained without ``test_split``, fine-tuned once and reused while its dataset is unchanged."""
+    """The model trained without ``test_split`` and ``held_out``, fine-tuned once and reused while its dataset is
+    unchanged (the held-out splits of one run share it)."""
+    excluded = {test_split, *held_out}
     pairs = training_pairs(
-        [item for item in items if item.split != test_split],
+        [item for item in items if item.split not in excluded],
         seed_pairs,
         peer_references=peer_references,
         hard_negatives=hard_negatives,
@@ -153,12 +156,38 @@ def fold_model(
     )
     recipe = json.dumps(hyperparameters.as_dict(), sort_keys=True).encode("utf-8")
     digest = hashlib.sha256(dataset_sha256(pairs).encode("utf-8") + recipe).hexdigest()[:12]
-    target = out_dir / "models" / f"{test_split}-e{hyperparameters.epochs}-{digest}"
+    name = test_split if len(excluded) == 1 else "holdout"
+    target = out_dir / "models" / f"{name}-e{hyperparameters.epochs}-{digest}"
     if (target / "modules.json").exists():
         return target
     logger.info("fine-tuning without %s on %s pairs", test_split, len(pairs))
     fine_tune(base_model_dir=base_model_dir, pairs=pairs, output_dir=target, hyperparameters=hyperparameters)
     return target
+
+
+def graded_splits(
+    items: Sequence[Item], *, folds: int | None, holdout: Sequence[str], corrections_from: Sequence[str] = ()
+) -> list[str]:
+    """The splits a run grades: the ``holdout`` ones, or else each split in turn (the first ``folds`` of them).
+    ``corrections_from`` must name training splits: a graded answer never serves as another's correction."""
+    splits = sorted({item.split for item in items})
+    unknown = sorted((set(holdout) | set(corrections_from)) - set(splits))
+    if unknown:
+        raise ValueError(f"no split named {', '.join(unknown)} (the splits: {', '.join(splits)})")
+    if not holdout:
+        selected = splits[:folds] if folds else splits
+    elif folds:
+        raise ValueError("--holdout names the graded splits; --folds does not apply with it")
+    elif set(holdout) == set(splits):
+        raise ValueError("every split is held out: none is left to train and calibrate on")
+    else:
+        selected = sorted(set(holdout))
+    if corrections_from and not holdout:
+        raise ValueError("corrections from a split need --holdout: the graded splits must not include it")
+    graded_sources = sorted(set(corrections_from) & set(selected))
+    if graded_sources:
+        raise ValueError(f"{', '.join(graded_sources)} is graded: corrections come from training splits only")
+    return selected
 
 
 def run_protocol(
@@ -170,6 +199,8 @@ def run_protocol(
     hyperparameters: Hyperparameters | None,
     seed_pairs_path: str | Path | None = None,
     folds: int | None = None,
+    holdout: Sequence[str] = (),
+    corrections_from: Sequence[str] = (),
     questions: int | None = None,
     ks: Sequence[int] | None = None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -189,6 +220,11 @@ def run_protocol(
     measure what they cost.
 
     ``backend`` encodes with the workers' inference backend instead of sentence-transformers (CachedEncoder).
+
+    ``holdout``: grade exactly these splits, each with every other split as training (a benchmark's official test
+    splits); by default each split in turn is held out (cross-validation), ``folds`` limiting it to the first N.
+    ``corrections_from``: with ``holdout``, the training splits whose answers to a held-out question are its k
+    corrections (grade_fold).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
@@ -200,7 +236,7 @@ def run_protocol(
     items = load_items(csv_path)
     ks = tuple(ks) if ks is not None else ((0,) if protocol == "folds" else DEFAULT_KS)
     splits = sorted({item.split for item in items})
-    selected = splits[:folds] if folds else splits
+    selected = graded_splits(items, folds=folds, holdout=holdout, corrections_from=corrections_from)
     seed_pairs = load_pairs_csv(seed_pairs_path) if seed_pairs_path else []
     base_encoder = CachedEncoder(base_model_dir, out_dir / "cache", backend=backend)
     outputs = []
@@ -212,12 +248,14 @@ def run_protocol(
         else:
             model_dir = fold_model(items=items, test_split=split, base_model_dir=Path(base_model_dir), out_dir=out_dir,
                                    hyperparameters=hyperparameters, seed_pairs=seed_pairs,
-                                   peer_references=peer_references, hard_negatives=hard_negatives)  # fmt: skip
+                                   peer_references=peer_references, hard_negatives=hard_negatives,
+                                   held_out=holdout)  # fmt: skip
             encode = CachedEncoder(model_dir, out_dir / "cache", backend=backend)
         calibration_encode = encode if calibrate_with == "fold" else base_encoder
         mapped = calibrate_with == "base-mapped" and encode is not base_encoder
         outputs.append(grade_fold(items, test_split=split, encode=encode, ks=ks, seeds=seeds, max_questions=questions,
-                                  calibration_encode=calibration_encode, map_similarity_scale=mapped))  # fmt: skip
+                                  calibration_encode=calibration_encode, map_similarity_scale=mapped,
+                                  held_out=holdout, corrections_from=corrections_from))  # fmt: skip
         fold_seconds.append(round(time.monotonic() - fold_started, 1))
     summary = summarize(items, outputs)
     summary.update(
@@ -225,7 +263,10 @@ def run_protocol(
             "protocol": protocol,
             "csv": str(csv_path),
             "score_column": "score",
-            "partial": len(selected) < len(splits) or bool(questions),
+            # Holding out named splits grades them completely: comparable with results published on those splits.
+            "partial": bool(questions) or (not holdout and len(selected) < len(splits)),
+            "holdout": sorted(set(holdout)),
+            "corrections_from": sorted(set(corrections_from)),
             "folds_run": len(selected),
             "folds_total": len(splits),
             "questions_per_fold": questions,
@@ -248,13 +289,20 @@ def _write(out_dir: Path, protocol: str, summary: dict, items: Sequence[Item], o
     (out_dir / f"{protocol}.md").write_text(markdown(summary), encoding="utf-8")
     with open(out_dir / f"{protocol}_predictions.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["split", "question_id", "k", "seed", "human", "predicted", "confidence", "needs_review",
-                         "reasons"])  # fmt: skip
+        # row and answer_id join a prediction back to the input (row 1 is the first row after the header).
+        writer.writerow(["row", "answer_id", "split", "question_id", "k", "seed", "human", "predicted", "confidence",
+                         "needs_review", "reasons", "answer", "closest_reference", "references"])  # fmt: skip
         for output in outputs:
             for p in output.predictions:
                 item = items[p.index]
-                writer.writerow([item.split, item.question_id, p.k, p.seed, item.score, round(p.points, 4),
-                                 round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons)])  # fmt: skip
+                writer.writerow([item.row, item.answer_id, item.split, item.question_id, p.k, p.seed, item.score,
+                                 round(p.points, 4), round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons),
+                                 item.answer, item.references[p.best_reference], len(item.references)])  # fmt: skip
+    if summary["per_question"]:
+        with open(out_dir / f"{protocol}_questions.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(summary["per_question"][0]))
+            writer.writeheader()
+            writer.writerows(summary["per_question"])
     with open(out_dir / f"{protocol}_adversarial.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["kind", "question_id", "answer", "fraction", "needs_review",
                                                     "reasons", "caught"])  # fmt: skip
@@ -272,11 +320,34 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _coverage_lines(summary: dict) -> list[str]:
+    """Which held-out questions each k row covers: a question without enough answers for k corrections is not
+    graded at k, so a row may cover fewer questions than the one above it, or none."""
+    coverage = summary.get("coverage", {})
+    if all(c["questions"] == c["questions_total"] for c in coverage.values()):
+        return []
+    sources = summary.get("corrections_from")
+    rule = (
+        f"at least k answers in {', '.join(sources)} (the corrections)"
+        if sources
+        else "more than k answers (k are the corrections, the rest are graded)"
+    )
+    lines = ["", f"A question is graded at k only when it has {rule}:", "",
+             "| k | questions graded | answers graded |", "|---|---|---|"]  # fmt: skip
+    for k, c in coverage.items():
+        lines.append(f"| {k} | {c['questions']} of {c['questions_total']} | {c['answers']} of {c['answers_total']} |")
+    return lines
+
+
 def markdown(summary: dict) -> str:
     lines = [
         f"Protocol `{summary['protocol']}` on `{summary['csv']}` (score column `{summary['score_column']}`), "
         f"model: {summary['model']}, calibrated with `{summary.get('calibrated_with', 'base')}`; "
-        f"{summary['folds_run']}/{summary['folds_total']} folds"
+        + (
+            f"held out: {', '.join(summary['holdout'])}, every other split as training"
+            if summary.get("holdout")
+            else f"{summary['folds_run']}/{summary['folds_total']} folds"
+        )
         + (" — **partial run**" if summary["partial"] else "")
         + f", {summary['n_items']} answers graded, {summary['seconds']} s.",
         "",
@@ -288,13 +359,19 @@ def markdown(summary: dict) -> str:
         rmse = _fmt(m["rmse"]) + (f" ± {m['rmse_sd']:.3f}" if "rmse_sd" in m else "")
         lines.append(f"| {k} | {pearson} | {_fmt(m['spearman'])} | {rmse} | {_fmt(m.get('rmse_floor'))} "
                      f"| {_fmt(m['mae'])} | {_fmt(m['qwk'])} | {m['seeds']} |")  # fmt: skip
+    for k in summary.get("coverage", {}):
+        if k not in summary["per_k"]:
+            lines.append(f"| {k} | no held-out question has enough answers for k corrections (below) | | | | | | |")
+    lines += _coverage_lines(summary)
     lines += ["", "RMSE floor: the lowest RMSE any rescaling of these predictions could reach, std(human) * "
               "sqrt(1 - Pearson^2). Above it, the error is scale (calibration); the floor only falls with a better "
               "ranking."]  # fmt: skip
     if any("accuracy" in m for m in summary["per_k"].values()):
-        lines += ["", "| k | accuracy | weighted F1 |", "|---|---|---|"]
+        lines += ["", "Right/wrong labels (half the points or more counts as right; AUC ranks by the grade):",
+                  "", "| k | accuracy | macro F1 | weighted F1 | AUC |", "|---|---|---|---|---|"]  # fmt: skip
         for k, m in summary["per_k"].items():
-            lines.append(f"| {k} | {_fmt(m.get('accuracy'))} | {_fmt(m.get('weighted_f1'))} |")
+            cells = [_fmt(m.get(name)) for name in ("accuracy", "macro_f1", "weighted_f1", "auc")]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", "Routing to review by confidence (share of answers routed; pass/fail errors among those released):",
               "", "| k | " + " | ".join(f"risk {r}" for r in next(iter(summary["per_k"].values()))["review"]) + " |",
               "|---|" + "---|" * len(next(iter(summary["per_k"].values()))["review"])]  # fmt: skip
@@ -302,6 +379,15 @@ def markdown(summary: dict) -> str:
         cells = [f"{v['routed_to_review']:.1%} routed, {_fmt(v['released_pass_fail_errors'])} errors"
                  for v in m["review"].values()]  # fmt: skip
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    worst = sorted(summary.get("per_question", []), key=lambda row: -row["mae"])[:5]
+    if worst:
+        lines += ["", f"The questions graded worst at k = 0 (of {len(summary['per_question'])}; all in "
+                  f"`{summary['protocol']}_questions.csv`):", "",
+                  "| question | split | answers | human mean | grader mean | MAE | Pearson |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {row['question_id']} | {row['split']} | {row['answers']} | {_fmt(row['human_mean'])} "
+                  f"| {_fmt(row['predicted_mean'])} | {_fmt(row['mae'])} | {_fmt(row['pearson'])} |"
+                  for row in worst]  # fmt: skip
     adversarial = summary["adversarial"]
     if adversarial["n"]:
         lines += ["", f"Adversarial suite: {adversarial['n']} generated answers, "

@@ -30,7 +30,11 @@ def test_binary_metrics_for_right_wrong_labels():
 
     metrics = binary_agreement(predicted=[0.9, 0.2, 0.7, 0.4], human=[1, 0, 0, 0], threshold=0.5)
     assert metrics["accuracy"] == pytest.approx(0.75)
-    assert 0 < metrics["weighted_f1"] < 1
+    # right: precision 1/2, recall 1, F1 2/3; wrong: precision 1, recall 2/3, F1 4/5
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    assert metrics["weighted_f1"] == pytest.approx((2 / 3 * 1 + 4 / 5 * 3) / 4)
+    assert metrics["auc"] == pytest.approx(1.0)  # the one right answer has the highest grade
+    assert binary_agreement(predicted=[0.9, 0.2], human=[1, 1], threshold=0.5)["auc"] is None
 
 
 def test_the_rmse_floor_separates_scale_from_ranking():

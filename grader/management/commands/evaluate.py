@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from grader.scoring.model import INFERENCE_BACKENDS, base_model_path
 from grader.services.model_versions import hyperparameters_from_settings
-from training.protocols import CALIBRATE_WITH, PROTOCOLS, run_protocol
+from training.evaluation import load_items
+from training.protocols import CALIBRATE_WITH, PROTOCOLS, graded_splits, run_protocol
 
 
 class Command(BaseCommand):
@@ -30,6 +31,22 @@ class Command(BaseCommand):
             help="adversarial: grade with the active model version (default: the base model)",
         )
         parser.add_argument("--folds", type=int, default=None, help="run only the first N splits (a quick look)")
+        parser.add_argument(
+            "--holdout",
+            action="append",
+            default=[],
+            metavar="SPLIT",
+            help="grade exactly this split (repeatable), with every split not named as training, e.g. a benchmark's "
+            "official test splits (default: each split in turn)",
+        )
+        parser.add_argument(
+            "--corrections-from",
+            action="append",
+            default=[],
+            metavar="SPLIT",
+            help="feedback with --holdout: a held-out question's k corrections are k of its answers in this training "
+            "split (repeatable), and all its held-out answers are graded (default: k of its held-out answers)",
+        )
         parser.add_argument("--questions", type=int, default=None, help="grade only N questions per held-out split")
         parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "evaluate")
         parser.add_argument(
@@ -63,6 +80,13 @@ class Command(BaseCommand):
         if protocol == "adversarial":
             self._adversarial(csv_path, out, active_version=options["active_version"])
             return
+        if options["corrections_from"] and protocol != "feedback":
+            raise CommandError("--corrections-from applies to the feedback protocol")
+        try:  # a CSV or a choice of splits that cannot be evaluated fails here, before any model is loaded
+            graded_splits(load_items(csv_path), folds=folds, holdout=options["holdout"],
+                          corrections_from=options["corrections_from"])  # fmt: skip
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         from tqdm import tqdm
 
         hyperparameters = hyperparameters_from_settings()
@@ -80,6 +104,8 @@ class Command(BaseCommand):
             hyperparameters=hyperparameters if epochs > 0 else None,
             seed_pairs_path=None if options["no_seed_pairs"] else settings.GRADER_SEED_PAIRS,
             folds=folds,
+            holdout=options["holdout"],
+            corrections_from=options["corrections_from"],
             questions=questions,
             progress=lambda splits: tqdm(splits, desc=f"{protocol}: held-out splits", unit="split"),
             calibrate_with=options["calibrate_with"],
