@@ -114,6 +114,8 @@ QUESTION_COPY_MIN_SHARE = 0.8
 # question, and covering little of what the reference adds to it (its key tokens, not the question's).
 RESTATED_MIN_QUESTION_SIMILARITY = 0.8
 RESTATED_MAX_ALIGNMENT = 0.5
+# ...and adding hardly a word of its own: students who restate the question and then answer it add many.
+RESTATED_MAX_NEW = 3
 
 
 @dataclass(frozen=True)
@@ -152,14 +154,16 @@ def check_answer(
         # The question's words (almost) only: a teacher decides whether they answer it.
         reasons.append(Reason.QUESTION_COPY)
         review = True
-    elif signals is not None and _restates_question(signals):
-        # In other words, but the question all the same ("Opportunity cost is the cost of an opportunity").
+    elif signals is not None and len(set(new_words)) <= RESTATED_MAX_NEW and _restates_question(signals):
+        # In other words, but the question all the same ("Opportunity cost is the cost of an opportunity"). Routed,
+        # not capped: a terse right answer can look like this too.
         reasons.append(Reason.QUESTION_COPY)
-        cap, review = _lower(cap, below_pass), True
+        review = True
 
     if contradicts(answer, references, question):
+        # Routed, not capped: the check reads words and can be wrong about a right answer (a teacher decides).
         reasons.append(Reason.NEGATION)
-        cap, review = _lower(cap, below_pass), True
+        review = True
 
     if _is_salad(answer, answer_tokens, answer_content, references):
         reasons.append(Reason.KEYWORD_SALAD)
