@@ -99,7 +99,9 @@ def redis_cache(settings) -> Iterator[None]:
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + os.environ.get("GRADER_TEST_CACHE_DB", "13"),
+            "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0]
+            + "/"
+            + os.environ.get("GRADER_TEST_CACHE_DB", "13"),
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
