@@ -101,6 +101,8 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The active version grades every course: changing it is an operator's power, not a course teacher's.
+        permissions = [("operate_models", "Can retrain, activate, roll back and dry-run model versions")]
         constraints = [
             # At most one version grades at a time; promotion swaps it inside one transaction.
             models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_model_version")
