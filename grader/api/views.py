@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from grader import selectors
-from grader.api.authentication import IntegrationTokenAuthentication
+from grader.api.authentication import IntegrationTokenAuthentication, ThrottledBasicAuthentication
 from grader.api.permissions import MayCorrect, is_integration
 from grader.api.serializers import (
     BulkSubmissionInputSerializer,
@@ -304,7 +304,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         methods=["post"],
         authentication_classes=[
             IntegrationTokenAuthentication,
-            authentication.BasicAuthentication,
+            ThrottledBasicAuthentication,
             authentication.SessionAuthentication,
         ],
         permission_classes=[MayCorrect],
