@@ -11,7 +11,9 @@ from django.db.models import Q
 
 
 class Course(models.Model):
-    code = models.SlugField(max_length=64, unique=True)
+    # Unique among the courses one integration uses, not across grader: a code taken by another school's course
+    # must neither block a new one nor reveal that it exists.
+    code = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
     teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="courses", blank=True)
     archived_at = models.DateTimeField(

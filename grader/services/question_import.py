@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -83,6 +84,8 @@ def questions_import_csv(*, text: str, courses: QuerySet[Course], dry_run: bool 
         result.errors[1] = [f"missing column(s): {', '.join(missing)}"]
         return result
     allowed = {course.code: course for course in courses}
+    # Codes are unique per integration, not across grader: one teacher may teach two courses with one code.
+    ambiguous = {code for code, count in Counter(course.code for course in courses).items() if count > 1}
     questions: dict[tuple[int, str], _QuestionRows] = {}
     for row in reader:
         line = reader.line_num
@@ -90,6 +93,8 @@ def questions_import_csv(*, text: str, courses: QuerySet[Course], dry_run: bool 
             result.errors[line] = [f"more than {MAX_ROWS} rows; split the file"]
             break
         errors, parsed = _validate_row(row, allowed)
+        if (row.get("course") or "").strip() in ambiguous:
+            errors, parsed = [f"course {row.get('course')!r} names more than one of your courses; rename one"], None
         if parsed is not None:
             seen = questions.get((parsed.course.pk, parsed.key))
             if seen is None:
