@@ -202,6 +202,8 @@ GRADER_WEBHOOK_BACKOFF_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_SECONDS", def
 GRADER_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
 GRADER_WEBHOOK_TIMEOUT_SECONDS = env.float("GRADER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+# Plain http:// callback URLs (tests, a receiver on the same trusted network); https:// only by default.
+GRADER_WEBHOOK_ALLOW_HTTP = env.bool("GRADER_WEBHOOK_ALLOW_HTTP", default=False)
 # Active callback URLs per integration.
 GRADER_WEBHOOK_MAX_ENDPOINTS = env.int("GRADER_WEBHOOK_MAX_ENDPOINTS", default=10)
 # Documented limits (README, API errors): longer input is refused with 400.

@@ -86,6 +86,9 @@ def webhook_url_check(url: str) -> Target:
         raise _refused("Give an http(s) URL.") from error
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _refused("Give an http(s) URL.")
+    if parts.scheme == "http" and not settings.GRADER_WEBHOOK_ALLOW_HTTP:
+        # Plain http would show every grade, and the signature a replayer needs, to anyone on the way.
+        raise _refused("Give an https:// URL; plain http:// receivers are not allowed.")
     if "@" in parts.netloc or parts.fragment:
         raise _refused("The URL may not contain a user name, password or fragment.")
     host = parts.hostname

@@ -32,9 +32,14 @@ SIGNATURE_HEADER = "X-Grader-Signature"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a public prefix, not a secret
 
 
-def webhook_signature(*, secret: str, body: bytes) -> str:
-    """``sha256=<hex>``: HMAC-SHA256 of the exact body bytes with the endpoint's secret."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def webhook_signature(*, secret: str, body: bytes, timestamp: int) -> str:
+    """``t=<unix seconds>,v1=<hex>``: HMAC-SHA256, with the endpoint's secret, of ``<t>.`` and the exact body bytes.
+
+    The signed time lets a receiver refuse a delivery recorded and sent again later (a replay): the body alone
+    would verify for ever. Each attempt is signed afresh with its own time.
+    """
+    signed = f"{timestamp}.".encode() + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
 @transaction.atomic
@@ -171,7 +176,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
         "X-Grader-Event": delivery.event_type,
         "X-Grader-Event-Id": str(delivery.event_id),
         "X-Grader-Delivery": str(delivery.pk),
-        SIGNATURE_HEADER: webhook_signature(secret=delivery.endpoint.secret, body=body),
+        SIGNATURE_HEADER: webhook_signature(
+            secret=delivery.endpoint.secret, body=body, timestamp=int(timezone.now().timestamp())
+        ),
     }
     status_code: int | None = None
     error = ""
