@@ -18,7 +18,7 @@ class IntegrationTokenAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         scheme, _, token = header.partition(" ")
-        if scheme not in (self.keyword, "Token"):
+        if scheme.lower() not in ("bearer", "token"):  # schemes are case-insensitive (RFC 9110)
             # Another scheme (a teacher's Basic credentials) is for the authentication classes after this one.
             return None
         if not token.strip():

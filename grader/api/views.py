@@ -7,8 +7,10 @@ import json
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import authentication, exceptions, generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -363,3 +365,13 @@ class WebhookEndpointViewSet(
 
     def perform_destroy(self, instance) -> None:
         webhook_endpoint_deactivate(endpoint=instance)
+
+
+class SchemaView(SpectacularAPIView):
+    """The schema in YAML or JSON; its errors (401, 403, 429) in the API's JSON error shape like every endpoint's."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
