@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from grader.models import Course
 
 
@@ -23,3 +25,11 @@ def test_a_code_is_unique_among_the_callers_own_courses(owner, demo_course):
     assert first.status_code == 201 and again.status_code == 400
     assert again.json()["error"]["fields"] == {"code": ["One of your courses already has this code."]}
     assert Course.objects.filter(code="BIO-1").count() == 1
+
+
+def test_create_integration_refuses_a_code_that_names_several_courses(demo_course):
+    from django.core.management import CommandError, call_command
+
+    Course.objects.create(code=demo_course.code, name="Another school's course with the same code")
+    with pytest.raises(CommandError, match="several courses"):
+        call_command("create_integration", "lms", "--course", demo_course.code)
