@@ -313,6 +313,13 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     )
     def corrections(self, request: Request, pk=None) -> Response:
         submission = self.get_object()
+        if submission.status not in (Submission.Status.GRADED, Submission.Status.NEEDS_REVIEW):
+            # Through the API, a correction is of a grade the LMS was told about; a token could otherwise record
+            # one, in a teacher's name, for an answer no one has seen graded. (In the admin a teacher may still
+            # grade a failed or waiting answer by hand, looking at it.)
+            raise exceptions.ValidationError(
+                {"submission": ["Only a graded submission, or one awaiting review, takes a correction."]}
+            )
         serializer = CorrectionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
