@@ -210,6 +210,11 @@ GRADER_WEBHOOK_MAX_ENDPOINTS = env.int("GRADER_WEBHOOK_MAX_ENDPOINTS", default=1
 GRADER_ANSWER_MAX_CHARS = env.int("GRADER_ANSWER_MAX_CHARS", default=5000)
 GRADER_REFERENCE_MAX_CHARS = env.int("GRADER_REFERENCE_MAX_CHARS", default=5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("GRADER_MAX_BODY_BYTES", default=1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "grader.workspace.uploads.SizeLimitedUploadHandler",  # stops an upload over its limit before reading it whole
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -94,3 +94,26 @@ def test_csv_import_reports_rows_the_database_could_not_store(teacher_client, de
     errors = response.context["result"].errors
     assert any(message in text for texts in errors.values() for text in texts), errors
     assert Question.objects.count() == questions
+
+
+@pytest.mark.parametrize("size", [3 * 1024 * 1024, 2 * 1024 * 1024 + 10 * 1024])
+def test_an_oversized_csv_is_refused_before_it_is_read_whole(teacher_client, demo_course, monkeypatch, size):
+    from django.core.files import uploadhandler
+
+    stored = []
+    for handler in (uploadhandler.MemoryFileUploadHandler, uploadhandler.TemporaryFileUploadHandler):
+        real = handler.receive_data_chunk
+
+        def counting(self, raw_data, start, real=real):
+            stored.append(len(raw_data))
+            return real(self, raw_data, start)
+
+        monkeypatch.setattr(handler, "receive_data_chunk", counting)
+    questions = Question.objects.count()
+    row = "ML101,big,Prompt?,4,An answer.\n"
+    content = (HEADER + row * (size // len(row))).encode()
+    response = _upload(teacher_client, content, dry_run=False)
+    assert response.status_code == 200
+    assert "larger than 2048 KiB" in response.content.decode()
+    assert sum(stored) <= 2 * 1024 * 1024
+    assert Question.objects.count() == questions
