@@ -186,6 +186,7 @@ ADMIN_GETS = [
 ADMIN_PARAMS = [
     "question", "course", "points", "status", "points_range", "corrected", "model_version__id__exact",
     "question__course__id__exact", "question__id__exact", "archived", "q", "o", "p", "e", "all", "_changelist_filters",
+    "_to_field", "_popup",
 ]  # fmt: skip
 admin_query = st.dictionaries(st.sampled_from(ADMIN_PARAMS), odd_text, max_size=4)
 

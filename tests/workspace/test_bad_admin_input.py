@@ -117,3 +117,12 @@ def test_an_oversized_csv_is_refused_before_it_is_read_whole(teacher_client, dem
     assert "larger than 2048 KiB" in response.content.decode()
     assert sum(stored) <= 2 * 1024 * 1024
     assert Question.objects.count() == questions
+
+
+@pytest.mark.parametrize("page", ["submission", "question", "course"])
+def test_an_empty_to_field_parameter_is_a_400_on_change_pages(teacher_client, class_answers, page):
+    submission = class_answers[0]
+    pk = {"submission": submission.pk, "question": submission.question_id, "course": submission.question.course_id}
+    url = f"/admin/grader/{page}/{pk[page]}/change/?_to_field="
+    assert teacher_client.get(url).status_code == 400
+    assert teacher_client.post(url, {"_to_field": ""}).status_code == 400
