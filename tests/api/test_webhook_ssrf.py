@@ -184,3 +184,28 @@ def test_an_integration_has_a_bounded_number_of_active_endpoints(owner, settings
     first = WebhookEndpoint.objects.order_by("pk").first()
     assert owner.client.delete(f"/api/v1/webhooks/{first.pk}/").status_code == 204
     assert owner.client.post("/api/v1/webhooks/", {"url": urls[2]}, format="json").status_code == 201
+
+
+def test_an_https_delivery_connects_to_the_checked_address_and_verifies_tls_there(
+    owner, owned_submission, teacher, receiver, rebinding_dns, settings, monkeypatch
+):
+    settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = False
+    real_create_connection = socket.create_connection
+    seen = []
+
+    def create_connection(address, *args, **kwargs):
+        # The checked public address stands in for the local plain-http receiver, which cannot speak TLS.
+        seen.append(address)
+        return real_create_connection(("127.0.0.1", address[1]), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    WebhookEndpoint.objects.create(
+        integration=owner.integration, url=f"https://rebind.example:{port}/hook", secret="whsec_x"
+    )
+    correction_create(submission=owned_submission, teacher=teacher, points=Decimal("4"))
+    delivery = WebhookDelivery.objects.get()
+    assert not webhook_delivery_attempt(delivery_id=delivery.pk).succeeded
+    assert seen == [(PUBLIC, port)]
+    delivery.refresh_from_db()
+    assert "SSL" in delivery.last_error and delivery.status == WebhookDelivery.Status.PENDING
