@@ -126,3 +126,12 @@ def test_an_empty_to_field_parameter_is_a_400_on_change_pages(teacher_client, cl
     url = f"/admin/grader/{page}/{pk[page]}/change/?_to_field="
     assert teacher_client.get(url).status_code == 400
     assert teacher_client.post(url, {"_to_field": ""}).status_code == 400
+
+
+@pytest.mark.parametrize("selected", ["\u00b2", "abc", "", "1.5", "9" * 30])
+@pytest.mark.parametrize("page", ["submission", "question", "course"])
+def test_an_action_on_ids_that_are_not_numbers_is_a_400(teacher_client, class_answers, page, selected):
+    response = teacher_client.post(
+        f"/admin/grader/{page}/", {"action": "delete_selected", "_selected_action": [selected], "index": "0"}
+    )
+    assert response.status_code == 400
