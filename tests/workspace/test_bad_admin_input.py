@@ -135,3 +135,17 @@ def test_an_action_on_ids_that_are_not_numbers_is_a_400(teacher_client, class_an
         f"/admin/grader/{page}/", {"action": "delete_selected", "_selected_action": [selected], "index": "0"}
     )
     assert response.status_code == 400
+
+
+def test_csv_import_refuses_a_course_code_that_names_two_of_the_teachers_courses(teacher_client, owner, demo_course):
+    from grader.models import Course
+
+    twin = Course.objects.create(code=demo_course.code, name="Another school's course, same code")
+    twin.teachers.add(owner)
+    questions = Question.objects.count()
+    response = _upload(
+        teacher_client, (HEADER + "ML101,tensor,What is a tensor?,4,An array.\n").encode(), dry_run=False
+    )
+    errors = response.context["result"].errors
+    assert any("more than one of your courses" in text for texts in errors.values() for text in texts), errors
+    assert Question.objects.count() == questions
