@@ -14,6 +14,10 @@ from grader.services.training_runs import TrainingAlreadyRunning, training_runs_
 
 # Courses, questions, submissions and integrations: the teacher's workspace, scoped to the courses one teaches.
 from grader.workspace import admin_courses, admin_submissions  # noqa: F401  (importing registers them)
+from grader.workspace.login import ThrottledAdminLoginForm
+
+# Password guessing at the admin's login page costs a slow hash per try: it shares the API's failure budget.
+admin.site.login_form = ThrottledAdminLoginForm
 
 # One active version grades every course, so whoever changes it changes every course's grades. Superusers have
 # this permission implicitly; course teachers are not given it and see versions, runs and metrics read-only.

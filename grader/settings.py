@@ -174,7 +174,7 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests per token; a shared cache (CACHE_URL, e.g. redis://...) makes the limit hold across web processes.
 GRADER_API_THROTTLE_RATE = env.str("GRADER_API_THROTTLE_RATE", default="600/min")
-# Failed HTTP Basic logins (teachers' corrections through the API) per client address; then 429 until the window ends.
+# Failed logins per client address (the admin's login page and HTTP Basic on the API), refused until the window ends.
 GRADER_LOGIN_FAILURE_RATE = env.str("GRADER_LOGIN_FAILURE_RATE", default="10/min")
 # With a shared cache (Redis), an API token's look-up is cached this long (0: never). A revocation, rotation or
 # deletion through grader takes effect at once in every process; this bounds only a change made behind its back.
