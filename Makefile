@@ -23,7 +23,7 @@ install: $(INSTALLED)
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo --demo-superuser
 	$(PY) manage.py bootstrap_model
 	@echo "admin: http://127.0.0.1:8000/admin/   API: http://127.0.0.1:8000/api/v1/"
 	@trap 'kill 0' EXIT INT TERM; \

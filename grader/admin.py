@@ -14,10 +14,34 @@ from grader.services.training_runs import TrainingAlreadyRunning, training_runs_
 
 # Courses, questions, submissions and integrations: the teacher's workspace, scoped to the courses one teaches.
 from grader.workspace import admin_courses, admin_submissions  # noqa: F401  (importing registers them)
+from grader.workspace.login import ThrottledAdminLoginForm
+
+# Password guessing at the admin's login page costs a slow hash per try: it shares the API's failure budget.
+admin.site.login_form = ThrottledAdminLoginForm
+
+# One active version grades every course, so whoever changes it changes every course's grades. Superusers have
+# this permission implicitly; course teachers are not given it and see versions, runs and metrics read-only.
+OPERATE_MODELS = "grader.operate_models"
+
+
+class ModelLifecycleAdmin(admin.ModelAdmin):
+    """Viewing is open to staff with the view permission; every change of the model needs OPERATE_MODELS."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm(OPERATE_MODELS)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_operate_permission(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_operate_permission(request) and super().has_delete_permission(request, obj)
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ModelLifecycleAdmin):
     list_display = ["name", "status", "parent", "held_out", "verdict", "created_at", "activated_at"]
     list_filter = ["status"]
     readonly_fields = [
@@ -35,9 +59,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
     ]
     actions = ["activate", "dry_run_diff"]
 
-    def has_add_permission(self, request):
-        return False
-
     @admin.display(description="held-out (this / replaced)")
     def held_out(self, obj: ModelVersion) -> str:
         gate = (obj.evaluation or {}).get("gate") or {}
@@ -49,7 +70,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def verdict(self, obj: ModelVersion) -> str:
         return ((obj.evaluation or {}).get("gate") or {}).get("reason", "")
 
-    @admin.action(description="Activate the selected version (rollback or promote)")
+    @admin.action(description="Activate the selected version (rollback or promote)", permissions=["operate"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version.", level=messages.ERROR)
@@ -57,7 +78,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         model_version_activate(version=queryset.get())
         self.message_user(request, "Activated; workers grade new submissions with it from now on.")
 
-    @admin.action(description="Dry run: how would existing auto grades change with this version?")
+    @admin.action(
+        description="Dry run: how would existing auto grades change with this version?", permissions=["operate"]
+    )
     def dry_run_diff(self, request, queryset):
         from grader.tasks import dry_run_model_version
 
@@ -67,7 +90,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(ModelLifecycleAdmin):
     list_display = [
         "id", "status", "trigger", "progress_display", "base_version", "produced_version", "dataset_size",
         "reason", "started_at", "finished_at",
@@ -76,9 +99,6 @@ class TrainingRunAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in TrainingRun._meta.fields]
     actions = ["recover_dead_runs"]
     change_list_template = "admin/grader/trainingrun/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.display(description="progress")
     def progress_display(self, obj: TrainingRun) -> str:
@@ -100,13 +120,17 @@ class TrainingRunAdmin(admin.ModelAdmin):
         """POST only: queue a retrain on the training workers; the gate still decides whether it is promoted."""
         from grader.tasks import retrain_model
 
-        if request.method != "POST" or not self.has_change_permission(request):
+        if request.method != "POST" or not self.has_operate_permission(request):
             raise PermissionDenied
         transaction.on_commit(lambda: retrain_model.delay(trigger=f"admin:{request.user.get_username()}", force=True))
         self.message_user(request, "Retraining queued; its run appears here when a training worker starts it.")
         return HttpResponseRedirect(reverse("admin:grader_trainingrun_changelist"))
 
-    @admin.action(description="Mark failed the runs whose training process died")
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_operate_models": self.has_operate_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Mark failed the runs whose training process died", permissions=["operate"])
     def recover_dead_runs(self, request, queryset):
         try:
             count = training_runs_recover()

@@ -17,6 +17,17 @@ class SuperuserOnlyAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    # Django opens the list and change pages to the change permission alone, and its filters list every
+    # integration's name: each permission needs the superuser, whatever permissions a teacher was given.
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.none()
@@ -27,11 +38,7 @@ class WebhookEndpointAdmin(SuperuserOnlyAdmin):
     list_display = ["id", "integration", "url", "events", "is_active", "created_at"]
     list_filter = ["is_active", "integration"]
     readonly_fields = ["integration", "url", "events", "created_at"]
-    exclude = ["secret"]  # the HMAC key stays out of pages and logs
-
-    def has_add_permission(self, request):
-        # Registered by the integration through the API, which shows the secret once.
-        return False
+    exclude = ["secret"]  # the HMAC key stays out of pages and logs; endpoints are registered through the API
 
 
 @admin.register(WebhookDelivery)
@@ -51,9 +58,6 @@ class WebhookDeliveryAdmin(SuperuserOnlyAdmin):
     list_select_related = ["endpoint", "endpoint__integration"]
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
     actions = ["replay"]
-
-    def has_add_permission(self, request):
-        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -11,7 +11,9 @@ from django.db.models import Q
 
 
 class Course(models.Model):
-    code = models.SlugField(max_length=64, unique=True)
+    # Unique among the courses one integration uses, not across grader: a code taken by another school's course
+    # must neither block a new one nor reveal that it exists.
+    code = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
     teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="courses", blank=True)
     archived_at = models.DateTimeField(
@@ -101,6 +103,8 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The active version grades every course: changing it is an operator's power, not a course teacher's.
+        permissions = [("operate_models", "Can retrain, activate, roll back and dry-run model versions")]
         constraints = [
             # At most one version grades at a time; promotion swaps it inside one transaction.
             models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_model_version")

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "grader.admin_guard.AdminParameterGuard",
 ]
 
 ROOT_URLCONF = "grader.urls"
@@ -146,7 +147,7 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["grader.api.authentication.IntegrationTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["grader.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "grader.api.pagination.CappedPageNumberPagination",
     "PAGE_SIZE": 50,
@@ -173,6 +174,8 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests per token; a shared cache (CACHE_URL, e.g. redis://...) makes the limit hold across web processes.
 GRADER_API_THROTTLE_RATE = env.str("GRADER_API_THROTTLE_RATE", default="600/min")
+# Failed logins per client address (the admin's login page and HTTP Basic on the API), refused until the window ends.
+GRADER_LOGIN_FAILURE_RATE = env.str("GRADER_LOGIN_FAILURE_RATE", default="10/min")
 # With a shared cache (Redis), an API token's look-up is cached this long (0: never). A revocation, rotation or
 # deletion through grader takes effect at once in every process; this bounds only a change made behind its back.
 GRADER_API_TOKEN_CACHE_SECONDS = env.int("GRADER_API_TOKEN_CACHE_SECONDS", default=60)
@@ -200,10 +203,19 @@ GRADER_WEBHOOK_BACKOFF_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_SECONDS", def
 GRADER_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
 GRADER_WEBHOOK_TIMEOUT_SECONDS = env.float("GRADER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+# Plain http:// callback URLs (tests, a receiver on the same trusted network); https:// only by default.
+GRADER_WEBHOOK_ALLOW_HTTP = env.bool("GRADER_WEBHOOK_ALLOW_HTTP", default=False)
+# Active callback URLs per integration.
+GRADER_WEBHOOK_MAX_ENDPOINTS = env.int("GRADER_WEBHOOK_MAX_ENDPOINTS", default=10)
 # Documented limits (README, API errors): longer input is refused with 400.
 GRADER_ANSWER_MAX_CHARS = env.int("GRADER_ANSWER_MAX_CHARS", default=5000)
 GRADER_REFERENCE_MAX_CHARS = env.int("GRADER_REFERENCE_MAX_CHARS", default=5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("GRADER_MAX_BODY_BYTES", default=1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "grader.workspace.uploads.SizeLimitedUploadHandler",  # stops an upload over its limit before reading it whole
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from grader.api.throttling import LoginFailureThrottle
 from grader.models import Integration
 from grader.services.integrations import integration_authenticate
 
@@ -17,7 +18,7 @@ class IntegrationTokenAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         scheme, _, token = header.partition(" ")
-        if scheme not in (self.keyword, "Token"):
+        if scheme.lower() not in ("bearer", "token"):  # schemes are case-insensitive (RFC 9110)
             # Another scheme (a teacher's Basic credentials) is for the authentication classes after this one.
             return None
         if not token.strip():
@@ -30,3 +31,20 @@ class IntegrationTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) to a request without credentials.
         return self.keyword
+
+
+class ThrottledBasicAuthentication(authentication.BasicAuthentication):
+    """A teacher's HTTP Basic credentials, with a budget of failed attempts per client address (429 beyond it)."""
+
+    def authenticate(self, request: Request):
+        scheme = authentication.get_authorization_header(request).split(b" ", 1)[0]
+        if scheme.lower() != b"basic":
+            return None
+        throttle = LoginFailureThrottle(request)
+        if throttle.exhausted():
+            raise exceptions.Throttled(wait=throttle.wait())
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            throttle.record_failure()
+            raise

@@ -16,6 +16,14 @@ class IntegrationTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "An integration's token: `Bearer grd_...`."}
 
 
+class TeacherBasicScheme(OpenApiAuthenticationExtension):
+    target_class = "grader.api.authentication.ThrottledBasicAuthentication"
+    name = "basicAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic", "description": "A course teacher's user name and password."}
+
+
 class GraderAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

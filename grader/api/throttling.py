@@ -50,6 +50,45 @@ class IntegrationRateThrottle(BaseThrottle):
         return f"ip-{self.get_ident(request)}"
 
 
+class LoginFailureThrottle:
+    """Failed HTTP Basic logins per client address, in a fixed window, checked before the password is hashed.
+
+    DRF throttles after authentication, and each Basic attempt costs a deliberately slow password hash: without
+    this, guessing a teacher's password is unlimited and every guess a CPU sink. Only failures count, so a
+    teacher's tool that logs in correctly is never slowed down; a client over the budget gets 429 without a hash.
+    """
+
+    def __init__(self, request) -> None:
+        self.limit, self.period = parse_rate(settings.GRADER_LOGIN_FAILURE_RATE)
+        now = time.time()
+        window = int(now // self.period)
+        self.key = f"login-failures:{BaseThrottle().get_ident(request)}:{self.period}:{window}"
+        self._wait = (window + 1) * self.period - now
+
+    def exhausted(self) -> bool:
+        return _read_count(self.key) >= self.limit
+
+    def record_failure(self) -> None:
+        _count_request(self.key, timeout=self.period + 5)
+
+    def wait(self) -> float:
+        return max(1.0, self._wait)
+
+
+def _read_count(key: str) -> int:
+    """The window's counter without changing it; 0 when missing or when the shared cache is down (fail open)."""
+    client = shared_redis()
+    if client is None:
+        return caches["default"].get(key, 0)
+    if cache_is_down():
+        return 0
+    try:
+        return int(client.get(cache_key(key)) or 0)
+    except CACHE_ERRORS as error:
+        cache_failed(error, what="failed logins are not throttled meanwhile")
+        return 0
+
+
 def _count_request(key: str, *, timeout: int) -> int:
     """Add one to the window's counter and return it; the counter is created, with its expiry, if missing.
 

@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.routers import DefaultRouter
 
@@ -26,7 +26,7 @@ docs_access = {
 
 urlpatterns = [
     *router.urls,
-    path("schema/", SpectacularAPIView.as_view(**docs_access), name="schema"),
+    path("schema/", views.SchemaView.as_view(**docs_access), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **docs_access), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", **docs_access), name="redoc"),
 ]

@@ -7,13 +7,15 @@ import json
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import authentication, exceptions, generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from grader import selectors
-from grader.api.authentication import IntegrationTokenAuthentication
+from grader.api.authentication import IntegrationTokenAuthentication, ThrottledBasicAuthentication
 from grader.api.permissions import MayCorrect, is_integration
 from grader.api.serializers import (
     BulkSubmissionInputSerializer,
@@ -304,13 +306,20 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         methods=["post"],
         authentication_classes=[
             IntegrationTokenAuthentication,
-            authentication.BasicAuthentication,
+            ThrottledBasicAuthentication,
             authentication.SessionAuthentication,
         ],
         permission_classes=[MayCorrect],
     )
     def corrections(self, request: Request, pk=None) -> Response:
         submission = self.get_object()
+        if submission.status not in (Submission.Status.GRADED, Submission.Status.NEEDS_REVIEW):
+            # Through the API, a correction is of a grade the LMS was told about; a token could otherwise record
+            # one, in a teacher's name, for an answer no one has seen graded. (In the admin a teacher may still
+            # grade a failed or waiting answer by hand, looking at it.)
+            raise exceptions.ValidationError(
+                {"submission": ["Only a graded submission, or one awaiting review, takes a correction."]}
+            )
         serializer = CorrectionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -363,3 +372,13 @@ class WebhookEndpointViewSet(
 
     def perform_destroy(self, instance) -> None:
         webhook_endpoint_deactivate(endpoint=instance)
+
+
+class SchemaView(SpectacularAPIView):
+    """The schema in YAML or JSON; its errors (401, 403, 429) in the API's JSON error shape like every endpoint's."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response

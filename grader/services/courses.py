@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +31,11 @@ def course_load_json(*, path: str | Path) -> Course:
     Loading the same file twice changes nothing: questions are matched by key, reference answers by text.
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    course, _ = Course.objects.update_or_create(code=data["course"]["code"], defaults={"name": data["course"]["name"]})
+    course = Course.objects.filter(code=data["course"]["code"]).order_by("pk").first()
+    if course is None:
+        course = Course.objects.create(code=data["course"]["code"], name=data["course"]["name"])
+    else:
+        Course.objects.filter(pk=course.pk).update(name=data["course"]["name"])
     for item in data["questions"]:
         question, _ = Question.objects.update_or_create(
             course=course,
@@ -46,7 +51,16 @@ def course_load_json(*, path: str | Path) -> Course:
 
 @transaction.atomic
 def course_create(*, code: str, name: str, integration: Integration | None = None) -> Course:
-    """A new course; created through the API, it joins the calling integration's scope."""
+    """A new course; created through the API, it joins the calling integration's scope.
+
+    Codes are unique within an integration's courses only: whether another school uses the code is none of the
+    caller's business, so it is neither checked nor told.
+    """
+    if integration is not None:
+        # Locked so that two concurrent creations with one code cannot both pass the check.
+        Integration.objects.select_for_update().filter(pk=integration.pk).first()
+        if integration.courses.filter(code=code).exists():
+            raise ValidationError({"code": ["One of your courses already has this code."]})
     course = Course.objects.create(code=code, name=name)
     if integration is not None:
         integration.courses.add(course)

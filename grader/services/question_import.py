@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -17,6 +18,9 @@ from grader.models import Course, Question, ReferenceAnswer
 
 QUESTION_CSV_COLUMNS = ["course", "key", "prompt", "max_points", "reference_answer"]
 MAX_ROWS = 5000
+# The limits of the API and of the columns, so that a row the check accepts is one the database stores.
+KEY_MAX_CHARS = Question._meta.get_field("key").max_length
+PROMPT_MAX_CHARS = Question._meta.get_field("prompt").max_length
 
 
 @dataclass
@@ -41,6 +45,10 @@ class _QuestionRows:
 
 
 def _validate_row(row: dict[str, str], courses: dict[str, Course]) -> tuple[list[str], _QuestionRows | None]:
+    values = [value for value in row.values() if isinstance(value, str)]
+    if any("\x00" in value for value in values):
+        # PostgreSQL cannot store a NUL character in text.
+        return ["the row contains a NUL character"], None
     errors = []
     course = courses.get((row.get("course") or "").strip())
     if course is None:
@@ -49,10 +57,14 @@ def _validate_row(row: dict[str, str], courses: dict[str, Course]) -> tuple[list
     try:
         validate_slug(key)
     except ValidationError:
-        errors.append(f"key {key!r} must be letters, digits, '-' or '_'")
+        errors.append(f"key {key[:KEY_MAX_CHARS]!r} must be letters, digits, '-' or '_'")
+    if len(key) > KEY_MAX_CHARS:
+        errors.append(f"key is longer than {KEY_MAX_CHARS} characters")
     prompt = (row.get("prompt") or "").strip()
     if not prompt:
         errors.append("prompt is empty")
+    elif len(prompt) > PROMPT_MAX_CHARS:
+        errors.append(f"prompt is longer than {PROMPT_MAX_CHARS} characters")
     try:
         max_points = Decimal((row.get("max_points") or "").strip())
         if not Decimal("0.5") <= max_points <= Decimal("1000"):
@@ -78,18 +90,27 @@ def questions_import_csv(*, text: str, courses: QuerySet[Course], dry_run: bool 
     """
     result = ImportResult()
     reader = csv.DictReader(io.StringIO(text))
-    missing = [column for column in QUESTION_CSV_COLUMNS if column not in (reader.fieldnames or [])]
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as error:
+        result.errors[1] = [f"not valid CSV: {error}"]
+        return result
+    missing = [column for column in QUESTION_CSV_COLUMNS if column not in fieldnames]
     if missing:
         result.errors[1] = [f"missing column(s): {', '.join(missing)}"]
         return result
     allowed = {course.code: course for course in courses}
+    # Codes are unique per integration, not across grader: one teacher may teach two courses with one code.
+    ambiguous = {code for code, count in Counter(course.code for course in courses).items() if count > 1}
     questions: dict[tuple[int, str], _QuestionRows] = {}
-    for row in reader:
+    for row in _rows(reader, result):
         line = reader.line_num
         if line > MAX_ROWS + 1:
             result.errors[line] = [f"more than {MAX_ROWS} rows; split the file"]
             break
         errors, parsed = _validate_row(row, allowed)
+        if (row.get("course") or "").strip() in ambiguous:
+            errors, parsed = [f"course {row.get('course')!r} names more than one of your courses; rename one"], None
         if parsed is not None:
             seen = questions.get((parsed.course.pk, parsed.key))
             if seen is None:
@@ -118,6 +139,22 @@ def questions_import_csv(*, text: str, courses: QuerySet[Course], dry_run: bool 
             ReferenceAnswer.objects.bulk_create(new)
             result.references_added += len(new)
     return result
+
+
+def _rows(reader: csv.DictReader, result: ImportResult):
+    """The reader's rows; a line the csv module cannot read (a field over its size limit) ends the file as an error."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            message = f"not valid CSV: {error}"
+            if "field larger than field limit" in str(error):
+                message = f"a field is longer than {csv.field_size_limit() // 1024} KiB"
+            result.errors[reader.line_num] = [message]
+            return
+        yield row
 
 
 def _count_only(result: ImportResult, questions) -> None:

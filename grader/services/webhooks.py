@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import random
 import secrets
-import socket
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from grader.models import Integration, Submission, WebhookDelivery, WebhookEndpoint
+from grader.services.webhook_http import webhook_post, webhook_url_check
 
 logger = logging.getLogger(__name__)
 
@@ -36,35 +32,30 @@ SIGNATURE_HEADER = "X-Grader-Signature"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a public prefix, not a secret
 
 
-def webhook_signature(*, secret: str, body: bytes) -> str:
-    """``sha256=<hex>``: HMAC-SHA256 of the exact body bytes with the endpoint's secret."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def webhook_signature(*, secret: str, body: bytes, timestamp: int) -> str:
+    """``t=<unix seconds>,v1=<hex>``: HMAC-SHA256, with the endpoint's secret, of ``<t>.`` and the exact body bytes.
 
-
-def _check_url(url: str) -> None:
-    """Refuse URLs a receiver could use to reach grader's own network (SSRF), unless explicitly allowed."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises ValueError when out of range
-    except ValueError as error:
-        raise ValidationError({"url": "Give an http(s) URL."}) from error
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError({"url": "Give an http(s) URL."})
-    if settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
-    except (OSError, UnicodeError, ValueError) as error:
-        raise ValidationError({"url": "The host does not resolve."}) from error
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            raise ValidationError({"url": "The host resolves to a private or reserved address."})
+    The signed time lets a receiver refuse a delivery recorded and sent again later (a replay): the body alone
+    would verify for ever. Each attempt is signed afresh with its own time.
+    """
+    signed = f"{timestamp}.".encode() + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
 @transaction.atomic
 def webhook_endpoint_create(*, integration: Integration, url: str, events: list[str] | None = None) -> WebhookEndpoint:
-    _check_url(url)
+    webhook_url_check(url)
+    # Each endpoint multiplies every event into a delivery and up to eight outgoing requests: a bounded number.
+    # The integration's row is locked so that two concurrent registrations cannot both pass the count.
+    Integration.objects.select_for_update().filter(pk=integration.pk).first()
+    active = WebhookEndpoint.objects.filter(integration=integration, is_active=True).count()
+    if active >= settings.GRADER_WEBHOOK_MAX_ENDPOINTS:
+        raise ValidationError(
+            {
+                "url": f"An integration may have at most {settings.GRADER_WEBHOOK_MAX_ENDPOINTS} active webhooks; "
+                "delete one first."
+            }
+        )
     return WebhookEndpoint.objects.create(
         integration=integration,
         url=url,
@@ -167,23 +158,6 @@ class AttemptOutcome:
     retry_in: float | None = None  # seconds until the next attempt, if one is due
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect could point the signed POST at an address the URL check refused.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    _check_url(url)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - checked above
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(request, timeout=settings.GRADER_WEBHOOK_TIMEOUT_SECONDS) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
     """Send one pending delivery once. Idempotent: a delivery is claimed by a conditional UPDATE first."""
     now = timezone.now()
@@ -202,17 +176,20 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
         "X-Grader-Event": delivery.event_type,
         "X-Grader-Event-Id": str(delivery.event_id),
         "X-Grader-Delivery": str(delivery.pk),
-        SIGNATURE_HEADER: webhook_signature(secret=delivery.endpoint.secret, body=body),
+        SIGNATURE_HEADER: webhook_signature(
+            secret=delivery.endpoint.secret, body=body, timestamp=int(timezone.now().timestamp())
+        ),
     }
     status_code: int | None = None
     error = ""
     try:
-        status_code = _post(delivery.endpoint.url, body, headers)
+        status_code = webhook_post(url=delivery.endpoint.url, body=body, headers=headers)
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except ValidationError as refused:
         error = "; ".join(refused.messages)
-    except (OSError, ValueError) as failure:  # URLError, timeouts and refused connections are OSErrors
+    except Exception as failure:  # noqa: BLE001 - whatever the client raises, the attempt failed and is recorded
+        # A row must never stay "sending": the beat job would send it again and again for ever.
         error = repr(failure)[:500]
     log = [*delivery.attempt_log, {"at": now.isoformat(), "status_code": status_code, "error": error}]
     fields: dict = {"last_status_code": status_code, "last_error": error, "attempt_log": log}

@@ -16,8 +16,7 @@ from grader.services.integrations import integration_rotate_token
 from grader.services.question_import import QUESTION_CSV_COLUMNS, questions_import_csv
 from grader.workspace.admin_scoping import CourseScopedAdmin
 from grader.workspace.selectors import courses_for_user, integrations_for_user
-
-MAX_IMPORT_BYTES = 2 * 1024 * 1024
+from grader.workspace.uploads import MAX_UPLOAD_BYTES, upload_refused
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -95,10 +94,16 @@ class QuestionAdmin(CourseScopedAdmin):
             raise PermissionDenied
         result = None
         form = QuestionImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        if request.method == "POST" and upload_refused(request):
+            # The upload handler stopped reading the file: the form lacks it (and the fields after it).
+            form = QuestionImportForm(data={})
+            form.full_clean()
+            form.errors.clear()
+            form.add_error(None, f"The file is larger than {MAX_UPLOAD_BYTES // 1024} KiB; nothing was imported.")
+        elif request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
-            if upload.size > MAX_IMPORT_BYTES:
-                form.add_error("file", f"The file is larger than {MAX_IMPORT_BYTES // 1024} KiB.")
+            if upload.size > MAX_UPLOAD_BYTES:
+                form.add_error("file", f"The file is larger than {MAX_UPLOAD_BYTES // 1024} KiB.")
             else:
                 try:
                     text = upload.read().decode("utf-8-sig")

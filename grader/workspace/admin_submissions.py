@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django import forms
@@ -33,6 +34,16 @@ from grader.workspace.selectors import (
     submissions_for_user,
     submissions_review_queue,
 )
+
+
+def _id_or_none(value: str | None) -> int | None:
+    """A database id from a query parameter, or None.
+
+    Not ``str.isdigit``: it accepts "²" and other Unicode digits that ``int()`` refuses. Ids fit in 18 digits.
+    """
+    if value is None or not re.fullmatch(r"[0-9]{1,18}", value):
+        return None
+    return int(value)
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -109,6 +120,9 @@ class SubmissionListCorrectionForm(forms.ModelForm):
 
     def clean_corrected_points(self):
         points = self.cleaned_data.get("corrected_points")
+        if self.instance.pk is None:
+            # The row's id is not one of the listed submissions (another course's, or none): the id field says so.
+            return None
         if points is None:
             if self.instance.corrected_points is not None:
                 raise ValidationError("A correction stays; enter points to change it.")
@@ -321,14 +335,14 @@ class SubmissionAdmin(CourseScopedAdmin):
         """The submissions and a title for ``?question=`` or ``?course=`` (404 if not the teacher's), else all."""
         submissions = submissions_for_user(user=request.user)
         if question_id := request.GET.get("question"):
-            if not question_id.isdigit():
+            if (pk := _id_or_none(question_id)) is None:
                 raise Http404
-            question = get_object_or_404(questions_for_user(user=request.user), pk=question_id)
+            question = get_object_or_404(questions_for_user(user=request.user), pk=pk)
             return submissions.filter(question=question), str(question)
         if course_id := request.GET.get("course"):
-            if not course_id.isdigit():
+            if (pk := _id_or_none(course_id)) is None:
                 raise Http404
-            course = get_object_or_404(courses_for_user(user=request.user), pk=course_id)
+            course = get_object_or_404(courses_for_user(user=request.user), pk=pk)
             return submissions.filter(question__course=course), course.code
         return submissions, "all your courses"
 
@@ -371,7 +385,8 @@ class SubmissionAdmin(CourseScopedAdmin):
     def _apply_group_grade(self, request, candidates) -> bool:
         """Grade the submissions ticked on a page (only among ``candidates``); True if something was recorded."""
         form = GroupGradeForm(request.POST)
-        chosen = candidates.filter(pk__in=[value for value in request.POST.getlist("submission") if value.isdigit()])
+        ids = [_id_or_none(value) for value in request.POST.getlist("submission")]
+        chosen = candidates.filter(pk__in=[pk for pk in ids if pk is not None])
         if not form.is_valid() or not chosen.exists():
             messages.error(request, "Choose at least one answer and enter points.")
             return False
@@ -411,8 +426,11 @@ class SubmissionAdmin(CourseScopedAdmin):
         current = submission.points if submission.final_points is None else submission.final_points
         try:
             points = Decimal(request.GET.get("points") or current or 0)
-        except ArithmeticError:
+        except (ArithmeticError, ValueError):
             raise Http404 from None
+        if not points.is_finite() or not 0 <= points <= submission.question.max_points:
+            # NaN, Infinity and points outside the question's range are no grade a teacher could give.
+            raise Http404
         try:
             similar = submissions_changed_by_same_decision(
                 submission=submission, points=points, candidates=list(candidates)

@@ -18,7 +18,7 @@ from tests.api.conftest import basic
 
 @pytest.fixture
 def owned(owner, demo_course, gradient_descent_question, owned_submission, base_model_version) -> dict:
-    with override_settings(GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS=True):
+    with override_settings(GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS=True, GRADER_WEBHOOK_ALLOW_HTTP=True):
         endpoint = webhook_endpoint_create(integration=owner.integration, url="http://127.0.0.1:9/hook")
     return {
         "course": demo_course.pk,

@@ -36,6 +36,7 @@ def test_course_create_ignores_id_and_timestamps(owner):
 
 def test_webhook_registration_cannot_choose_secret_owner_or_state(owner, second, settings):
     settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    settings.GRADER_WEBHOOK_ALLOW_HTTP = True
     response = owner.client.post(
         "/api/v1/webhooks/",
         {"url": "http://127.0.0.1:9/h", "secret": "mine", "integration": second.integration.pk, "is_active": False},

@@ -21,6 +21,7 @@ from tests.api.conftest import basic
 @pytest.fixture
 def hook(owner, settings):
     settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    settings.GRADER_WEBHOOK_ALLOW_HTTP = True
     # Port 9 (discard): the deliveries are recorded and read here, never sent.
     return webhook_endpoint_create(integration=owner.integration, url="http://127.0.0.1:9/hook")
 

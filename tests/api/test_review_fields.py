@@ -43,6 +43,7 @@ def test_grade_shows_them_with_the_auto_grade(owner, owned_submission):
 
 def test_webhook_payload_carries_them(owner, owned_submission, settings):
     settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    settings.GRADER_WEBHOOK_ALLOW_HTTP = True
     owner.client.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook"}, format="json")
     _flag(owned_submission)
     webhook_event_submission(submission_id=owned_submission.pk, event="submission.graded", reason="graded")

@@ -23,5 +23,9 @@ class Command(BaseCommand):
         missing = set(course) - {c.code for c in courses}
         if missing:
             raise CommandError(f"unknown course code(s): {', '.join(sorted(missing))}")
+        if len(courses) > len(set(course)):
+            # Codes are unique per integration only: two schools may each have a course with this code.
+            shared = sorted({c.code for c in courses if sum(other.code == c.code for other in courses) > 1})
+            raise CommandError(f"course code(s) {', '.join(shared)} name several courses; add them in the admin")
         _, token = integration_create(name=name, courses=courses, scopes=scope)
         self.stdout.write(token)
