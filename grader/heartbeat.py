@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
@@ -16,6 +17,11 @@ from django.db import DatabaseError, connection
 logger = logging.getLogger(__name__)
 
 _stop = threading.Event()
+
+# This worker's main process among every worker ever started. Set at import, which happens in the main process
+# before the pool forks, so every pool process carries it into its claims. A worker restarted under the same
+# hostname is a new incarnation: the claims of the one that died are then recognisably nobody's.
+WORKER_INCARNATION = uuid.uuid4().hex
 
 
 def _beat(*, hostname: str, queues: list[str]) -> None:
