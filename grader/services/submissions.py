@@ -20,7 +20,7 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from grader.db import bulk_set
+from grader.db import bulk_set, database_now
 from grader.models import Correction, Integration, ModelVersion, Question, Submission
 from grader.scoring.encoder import Encoder
 from grader.scoring.grading import score_answer_batch
@@ -437,7 +437,7 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
     started GRADER_MAX_GRADING_ATTEMPTS times without finishing is marked failed: it is what kills the workers.
     Returns how many were re-enqueued.
     """
-    now = timezone.now()
+    now = database_now()  # the clock the claims were stamped with, whichever machine runs the sweep
     if queued_for is None:
         queued_for = timedelta(seconds=settings.GRADER_REQUEUE_QUEUED_AFTER_SECONDS)
     lease_expired = Q(status=Submission.Status.GRADING, grading_started_at__lt=now - grading_lease())

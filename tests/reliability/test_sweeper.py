@@ -93,3 +93,13 @@ def test_sweep_stops_at_the_first_failed_publish_and_leaves_rows_for_the_next_sw
     assert submissions_requeue_stale() == 0
     assert len(attempts) == 1
     assert Submission.objects.filter(pk__in=[row.pk for row in rows], status="queued").count() == 3
+
+
+def test_a_sweeper_whose_clock_runs_ahead_leaves_a_live_claim_alone(published, gradient_descent_question, monkeypatch):
+    live = make(gradient_descent_question, status="grading", age=timedelta(seconds=0), attempts=1)
+    true_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: true_now() + timedelta(seconds=400))  # past the 300 s lease
+
+    assert submissions_requeue_stale() == 0
+    live.refresh_from_db()
+    assert live.status == Submission.Status.GRADING
