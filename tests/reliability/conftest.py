@@ -7,12 +7,15 @@ whole worker (main process and pool) at once. Everything still running is stoppe
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -201,6 +204,76 @@ def shared_broker_url() -> str:
         pytest.skip("needs CELERY_BROKER_URL=redis://... (make test sets it)")
     redis.Redis.from_url(broker_url).flushdb()
     return broker_url
+
+
+@dataclass
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster of the test's own, which a test may stop and start: never the shared one."""
+
+    bin_dir: Path
+    data_dir: Path
+    port: int
+    run_as: list[str]  # initdb and postgres refuse to run as root: then they run as the postgres user
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/grader"
+
+    def pg_ctl(self, *args: str) -> None:
+        command = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=90)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off"
+        self.pg_ctl("-o", options, "-l", str(self.data_dir / "server.log"), "start")
+
+    def stop(self) -> None:
+        self.pg_ctl("-m", "fast", "stop")
+
+
+def _postgres_bin_dir() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent  # pg_ctl and createdb sit beside the real initdb
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))  # Debian keeps them off PATH
+    return Path(candidates[-1]).parent if candidates else None
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("needs the PostgreSQL server binaries (initdb, pg_ctl)")
+    run_as: list[str] = []
+    data_dir = Path(tempfile.mkdtemp(prefix="grader-private-pg-"))
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start a private PostgreSQL")
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(data_dir, "postgres")
+    cluster = PrivatePostgres(bin_dir=bin_dir, data_dir=data_dir / "data", port=free_port(), run_as=run_as)
+    subprocess.run(
+        [*run_as, str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", "postgres", "-A", "trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    cluster.start()
+    try:
+        server = ["--host=127.0.0.1", f"--port={cluster.port}", "--username=postgres"]
+        subprocess.run(
+            [*run_as, str(bin_dir / "createdb"), *server, "grader"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped by the test
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def sweep_every_second() -> None:
