@@ -29,7 +29,7 @@ def _beat(*, hostname: str, queues: list[str]) -> None:
 
     while True:
         try:
-            worker_heartbeat_record(hostname=hostname, queues=queues)
+            worker_heartbeat_record(hostname=hostname, incarnation=WORKER_INCARNATION, queues=queues)
         except DatabaseError:
             logger.warning("worker heartbeat not recorded; retrying in %s s", settings.GRADER_WORKER_HEARTBEAT_SECONDS)
         finally:

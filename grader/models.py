@@ -390,8 +390,11 @@ class WorkerHeartbeat(models.Model):
     """The last sign of life of one Celery worker; readiness needs a recent one. Written by grader.heartbeat."""
 
     hostname = models.CharField(max_length=255, unique=True)
+    incarnation = models.CharField(
+        max_length=32, blank=True, help_text="The worker process behind the hostname now; claims name it."
+    )
     queues = models.CharField(max_length=255, blank=True)
-    last_seen_at = models.DateTimeField(db_index=True)
+    last_seen_at = models.DateTimeField(db_index=True, help_text="By the database's clock.")
 
     def __str__(self) -> str:
         return f"{self.hostname} ({self.last_seen_at:%Y-%m-%d %H:%M:%S})"

@@ -8,20 +8,20 @@ import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from grader.db import bulk_set, database_now
-from grader.models import Correction, Integration, ModelVersion, Question, Submission
+from grader.models import Correction, Integration, ModelVersion, Question, Submission, WorkerHeartbeat
 from grader.scoring.encoder import Encoder
 from grader.scoring.grading import score_answer_batch
 from grader.selectors import webhook_endpoints_active_exist
@@ -432,31 +432,33 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
     """Enqueue again what a lost message or a dead worker left behind. Safe to run any time: grading is idempotent.
 
     Run by beat every minute. Picks up submissions left ``queued`` (the broker was down when they arrived) past
-    GRADER_REQUEUE_QUEUED_AFTER_SECONDS, and ``grading`` past GRADER_GRADING_LEASE_SECONDS (the worker died: its
-    message only comes back after Redis's visibility timeout, hours later). A submission whose grading has been
+    GRADER_REQUEUE_QUEUED_AFTER_SECONDS, and ``grading`` under a claim whose holder is gone: its worker has sent
+    no heartbeat for GRADER_WORKER_LOST_AFTER_SECONDS (killed, or its machine lost: its message only comes back
+    after Redis's visibility timeout, hours later), or the claim has outlived GRADER_GRADING_LEASE_SECONDS (a
+    claim taken outside a worker, or a worker that hangs but still beats). A submission whose grading has been
     started GRADER_MAX_GRADING_ATTEMPTS times without finishing is marked failed: it is what kills the workers.
     Returns how many were re-enqueued.
     """
     now = database_now()  # the clock the claims were stamped with, whichever machine runs the sweep
     if queued_for is None:
         queued_for = timedelta(seconds=settings.GRADER_REQUEUE_QUEUED_AFTER_SECONDS)
-    lease_expired = Q(status=Submission.Status.GRADING, grading_started_at__lt=now - grading_lease())
-    poison = Submission.objects.filter(lease_expired, grading_attempts__gte=settings.GRADER_MAX_GRADING_ATTEMPTS)
+    holder_gone = _holder_gone(now=now)
+    poison = Submission.objects.filter(holder_gone, grading_attempts__gte=settings.GRADER_MAX_GRADING_ATTEMPTS)
     for submission_id in poison.values_list("pk", flat=True)[:batch_size]:
         submission_mark_failed(
             submission_id=submission_id,
             error=f"grading started {settings.GRADER_MAX_GRADING_ATTEMPTS} times and never finished",
         )
     stale_ids = list(
-        Submission.objects.filter(Q(status=Submission.Status.QUEUED, updated_at__lt=now - queued_for) | lease_expired)
+        Submission.objects.filter(Q(status=Submission.Status.QUEUED, updated_at__lt=now - queued_for) | holder_gone)
         .order_by("pk")
         .values_list("pk", flat=True)[:batch_size]
     )
     # A dead worker's claim is handed back before the message goes out: the task arrives within milliseconds and
     # claims queued rows. Restarting the lease clock instead left the row "grading" under a fresh claim, which
     # the task skipped, and every later sweep did the same: the submission was never graded. The filter repeats
-    # the expired lease, so a claim taken since the SELECT above is left alone.
-    Submission.objects.filter(lease_expired, pk__in=stale_ids).update(status=Submission.Status.QUEUED, updated_at=now)
+    # the dead holder, so a claim taken since the SELECT above is left alone.
+    Submission.objects.filter(holder_gone, pk__in=stale_ids).update(status=Submission.Status.QUEUED, updated_at=now)
     enqueued = []
     for submission_id in stale_ids:
         if not _enqueue_grading(submission_id):
@@ -467,6 +469,20 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
         Submission.objects.filter(pk__in=enqueued, status=Submission.Status.QUEUED).update(updated_at=now)
         logger.info("re-enqueued %s stale submissions", len(enqueued))
     return len(enqueued)
+
+
+def _holder_gone(*, now: datetime) -> Q:
+    """Claims whose holder is gone: their lease has run out, or their worker has stopped sending heartbeats.
+
+    A claim is only judged by its worker's heartbeat once it is older than the heartbeat's tolerance itself, so
+    a worker that claims before its first heartbeat is written is not taken for dead.
+    """
+    lost_after = timedelta(seconds=settings.GRADER_WORKER_LOST_AFTER_SECONDS)
+    beating = WorkerHeartbeat.objects.filter(last_seen_at__gte=now - lost_after).values("incarnation")
+    worker_lost = (
+        ~Q(grading_worker="") & Q(grading_started_at__lt=now - lost_after) & ~Q(grading_worker__in=Subquery(beating))
+    )
+    return Q(status=Submission.Status.GRADING) & (Q(grading_started_at__lt=now - grading_lease()) | worker_lost)
 
 
 def grading_lease() -> timedelta:

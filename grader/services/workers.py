@@ -7,9 +7,9 @@ from django.db.models.functions import Now
 from grader.models import WorkerHeartbeat
 
 
-def worker_heartbeat_record(*, hostname: str, queues: list[str]) -> None:
+def worker_heartbeat_record(*, hostname: str, incarnation: str, queues: list[str]) -> None:
     WorkerHeartbeat.objects.update_or_create(
         # The database's clock: a worker whose own clock is wrong must not look dead (or alive) to the others.
         hostname=hostname[:255],
-        defaults={"queues": ",".join(queues)[:255], "last_seen_at": Now()},
+        defaults={"incarnation": incarnation, "queues": ",".join(queues)[:255], "last_seen_at": Now()},
     )

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from grader.models import Submission
+from grader.models import Submission, WorkerHeartbeat
 from grader.services.submissions import submissions_grade_queued, submissions_requeue_stale
 from grader.tasks import grade_submission
 
@@ -19,11 +19,11 @@ def published(monkeypatch) -> list[int]:
     return sent
 
 
-def make(question, *, status: str, age: timedelta, attempts: int = 0) -> Submission:
+def make(question, *, status: str, age: timedelta, attempts: int = 0, worker: str = "") -> Submission:
     submission = Submission.objects.create(question=question, student_ref="s", answer="a", status=status)
     moment = timezone.now() - age
     Submission.objects.filter(pk=submission.pk).update(
-        updated_at=moment, grading_started_at=moment, grading_attempts=attempts
+        updated_at=moment, grading_started_at=moment, grading_attempts=attempts, grading_worker=worker
     )
     return submission
 
@@ -103,3 +103,22 @@ def test_a_sweeper_whose_clock_runs_ahead_leaves_a_live_claim_alone(published, g
     assert submissions_requeue_stale() == 0
     live.refresh_from_db()
     assert live.status == Submission.Status.GRADING
+
+
+def test_the_claims_of_a_worker_whose_heartbeat_stopped_are_handed_back_before_their_lease(
+    published, gradient_descent_question, settings
+):
+    settings.GRADER_WORKER_LOST_AFTER_SECONDS = 30
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(hostname="celery@gone", incarnation="gone", last_seen_at=now - timedelta(minutes=1))
+    WorkerHeartbeat.objects.create(hostname="celery@here", incarnation="here", last_seen_at=now)
+    question = gradient_descent_question
+    orphaned = make(question, status="grading", age=timedelta(seconds=45), attempts=1, worker="gone")
+    make(question, status="grading", age=timedelta(seconds=45), attempts=1, worker="here")
+    # A worker that claims before its first heartbeat is written is not taken for dead.
+    make(question, status="grading", age=timedelta(seconds=1), attempts=1, worker="starting")
+
+    assert submissions_requeue_stale() == 1
+    assert published == [orphaned.pk]
+    orphaned.refresh_from_db()
+    assert orphaned.status == Submission.Status.QUEUED

@@ -71,3 +71,29 @@ def test_whole_worker_killed_while_grading_is_recovered_by_the_sweeper(
     assert graded.grading_attempts == 2
     assert 0 <= graded.points <= gradient_descent_question.max_points
     assert_graded_once([doomed, survivor], submission.pk)
+
+
+def test_whole_worker_killed_is_recovered_once_its_heartbeat_stops_long_before_the_lease(
+    launcher, shared_broker_url, base_model_version, gradient_descent_question
+):
+    # The lease is an hour here: only the stopped heartbeat can hand the claim back within the wait below.
+    settings = {
+        "GRADER_WORKER_HEARTBEAT_SECONDS": "1",
+        "GRADER_WORKER_LOST_AFTER_SECONDS": "3",
+        "GRADER_GRADING_LEASE_SECONDS": "3600",
+    }
+    doomed = launcher.worker(shared_broker_url, **settings)
+    submission = submit_with_companions(gradient_descent_question, "Each step goes against the gradient.")
+    wait_for_status(submission.pk, Submission.Status.GRADING)
+    doomed.kill_group(signal.SIGKILL)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.GRADING, "the kill came after grading had finished"
+
+    sweep_every_second()
+    survivor = launcher.worker(shared_broker_url, **settings)
+    launcher.beat(shared_broker_url, **settings)
+
+    graded = wait_for_status(submission.pk, Submission.Status.GRADED, timeout=120)
+    assert graded.grading_attempts == 2
+    assert graded.grading_worker != submission.grading_worker, "graded by the survivor"
+    assert_graded_once([doomed, survivor], submission.pk)
