@@ -413,9 +413,9 @@ def _submissions_score_and_record(*, ids: list[int], claim: str, version: ModelV
             Submission.objects.filter(pk__in=failed).update(
                 status=Submission.Status.FAILED, error="The question has no reference answer.", updated_at=graded_at
             )
-    # One line per grade written, once it is committed: the reliability tests count them to prove "graded exactly
-    # once". Logged inside the transaction, a worker killed (or a connection lost) before the commit would leave a
-    # line for a grade that was rolled back, and its retry a second one.
+    # One line per grade written, once it is committed: logged inside the transaction, a worker killed (or a
+    # connection lost) before the commit would leave a line for a grade that was rolled back, and its retry a
+    # second one. (A kill just after the commit leaves a grade without its line: count grades in the database.)
     for pk, values in grades.items():
         logger.info("submission %s graded: %s points by %s", pk, values["points"], version.name)
     return sorted(grades)

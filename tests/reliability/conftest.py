@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import shutil
 import signal
 import socket
@@ -53,19 +52,30 @@ class Process:
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
-def graded_log_count(processes: list[Process], submission_id: int) -> int:
-    """How many times a grade was written for one submission, over the logs of every worker that ran.
+@pytest.fixture
+def graded_outbox(demo_course) -> None:
+    """An LMS listening for grades of the demo course, so every grade written leaves a countable row.
 
-    The line is logged just after the grade commits and reaches the file through the worker's main process, so
-    a caller that saw the row graded waits for the line (``wait_until``) before counting.
+    A grade and its ``submission.graded`` webhook delivery are committed in one transaction (the outbox), so
+    their number is the number of grades written, including one committed just before a SIGKILL: a log line
+    written after the commit would be missing for it. No webhooks worker runs, so nothing is sent anywhere.
     """
-    pattern = re.compile(rf"submission {submission_id} graded:")
-    return sum(len(pattern.findall(process.log())) for process in processes)
+    from grader.models import WebhookEndpoint
+    from grader.services.integrations import integration_create
+
+    integration, _ = integration_create(name="grades-outbox", courses=[demo_course])
+    WebhookEndpoint.objects.create(integration=integration, url="https://lms.example.edu/grades", secret="s" * 32)
 
 
-def assert_graded_once(processes: list[Process], submission_id: int) -> None:
-    wait_until(lambda: graded_log_count(processes, submission_id) >= 1, timeout=30)
-    assert graded_log_count(processes, submission_id) == 1
+def grades_written(submission_id: int) -> int:
+    from grader.models import WebhookDelivery
+
+    return WebhookDelivery.objects.filter(submission_id=submission_id, event_type="submission.graded").count()
+
+
+def assert_graded_once(submission_id: int) -> None:
+    """Needs the graded_outbox fixture."""
+    assert grades_written(submission_id) == 1
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ import pytest
 from grader.models import Submission
 from grader.tasks import grade_submission
 from tests.conftest import wait_until
-from tests.reliability.conftest import LONG_ANSWER, wait_for_status
+from tests.reliability.conftest import LONG_ANSWER, assert_graded_once, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
@@ -19,7 +19,7 @@ DONE = [Submission.Status.GRADED, Submission.Status.NEEDS_REVIEW]
 
 
 def test_a_message_running_twice_at_once_grades_once_and_counts_one_attempt(
-    launcher, shared_broker_url, base_model_version, gradient_descent_question
+    launcher, shared_broker_url, graded_outbox, base_model_version, gradient_descent_question
 ):
     worker = launcher.worker(shared_broker_url, concurrency=2)
     load_the_model_in_both_processes(worker, gradient_descent_question)
@@ -47,6 +47,8 @@ def test_a_message_running_twice_at_once_grades_once_and_counts_one_attempt(
     rows = Submission.objects.all()
     assert len(rows) == 25
     assert {row.grading_attempts for row in rows} == {1}, "a copy took the other's claim"
+    for row in rows:
+        assert_graded_once(row.pk)
     assert worker.alive()
 
 

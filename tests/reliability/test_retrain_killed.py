@@ -59,7 +59,7 @@ def test_retrain_killed_midway_leaves_the_active_model_and_grades_intact(
     assert directory_sha256(Path(settings.GRADER_MODEL_DIR) / active.artifact_path) == active.sha256
     assert grades(graded) == before
     assert Correction.objects.get().points == Decimal("4")
-    # SIGKILL leaves no chance to record the failure: the run stays "running" (see the report for issue 3).
+    # SIGKILL leaves no chance to record the failure: the run stays "running" until the next run finds it dead.
     run.refresh_from_db()
     assert run.produced_version is None
 
