@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from grader.models import Submission, WorkerHeartbeat
-from grader.services.submissions import submission_create
+from grader.models import ModelVersion, Submission, WorkerHeartbeat
+from grader.services.model_versions import model_version_activate
+from grader.services.regrading import submissions_regrade
+from grader.services.submissions import submission_create, submission_grade
 from tests.conftest import PROJECT_DIR, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
@@ -49,3 +51,22 @@ def skewed_process_clock() -> datetime:
         [sys.executable, "-c", code], env={**os.environ, **SKEWED_CLOCK}, capture_output=True, text=True, check=True
     ).stdout
     return datetime.fromisoformat(output.strip())
+
+
+@pytest.mark.django_db
+def test_a_regrade_on_a_machine_with_a_slow_clock_stamps_the_database_time(
+    base_model_version, gradient_descent_question, monkeypatch
+):
+    submission, _ = submission_create(question=gradient_descent_question, student_ref="s-1", answer="Downhill steps.")
+    submission_grade(submission_id=submission.pk)
+    twin = ModelVersion.objects.create(
+        name="twin", parent=base_model_version, artifact_path="base", sha256=base_model_version.sha256
+    )
+    model_version_activate(version=twin)
+    true_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: true_now() - timedelta(seconds=400))
+
+    assert submissions_regrade(question_ids=[gradient_descent_question.pk]) == 1
+    submission.refresh_from_db()
+    assert submission.model_version == twin
+    assert submission.graded_at >= submission.created_at
