@@ -18,10 +18,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from grader.db import database_now
 from grader.selectors import model_version_active, worker_heartbeat_latest
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def check_broker() -> bool:
 def check_worker_heartbeat() -> bool:
     latest = worker_heartbeat_latest()
     max_age = timedelta(seconds=settings.GRADER_WORKER_HEARTBEAT_MAX_AGE)
-    return latest is not None and timezone.now() - latest.last_seen_at <= max_age
+    return latest is not None and database_now() - latest.last_seen_at <= max_age  # the clock heartbeats carry
 
 
 def check_active_model() -> bool:

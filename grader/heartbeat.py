@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
@@ -17,13 +18,18 @@ logger = logging.getLogger(__name__)
 
 _stop = threading.Event()
 
+# This worker's main process among every worker ever started. Set at import, which happens in the main process
+# before the pool forks, so every pool process carries it into its claims. A worker restarted under the same
+# hostname is a new incarnation: the claims of the one that died are then recognisably nobody's.
+WORKER_INCARNATION = uuid.uuid4().hex
+
 
 def _beat(*, hostname: str, queues: list[str]) -> None:
     from grader.services.workers import worker_heartbeat_record
 
     while True:
         try:
-            worker_heartbeat_record(hostname=hostname, queues=queues)
+            worker_heartbeat_record(hostname=hostname, incarnation=WORKER_INCARNATION, queues=queues)
         except DatabaseError:
             logger.warning("worker heartbeat not recorded; retrying in %s s", settings.GRADER_WORKER_HEARTBEAT_SECONDS)
         finally:

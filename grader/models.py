@@ -227,9 +227,17 @@ class Submission(models.Model):
         null=True, blank=True, help_text="Probability that a teacher would agree on pass or fail."
     )
     review_reasons = models.CharField(max_length=200, blank=True, help_text="Why the grade awaits a teacher.")
-    grading_started_at = models.DateTimeField(null=True, blank=True)
-    grading_task_id = models.CharField(
-        max_length=64, blank=True, help_text="The Celery task holding the grading claim; its redelivery may retake it."
+    # The grading claim, set together by one UPDATE (grader.services.submissions). The claim id alone decides
+    # whether a grade may be written; the rest tells a later delivery whether the claim's holder is gone.
+    grading_started_at = models.DateTimeField(null=True, blank=True, help_text="By the database's clock.")
+    grading_claim = models.CharField(max_length=32, blank=True, help_text="Unique per claim; the grade needs it.")
+    grading_worker = models.CharField(
+        max_length=32, blank=True, help_text="The worker (its heartbeat's incarnation) whose process holds the claim."
+    )
+    grading_pid = models.PositiveIntegerField(null=True, blank=True, help_text="That worker's pool process.")
+    grading_task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task holding the claim.")
+    grading_task_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="Which try of that task: a later try of the same task may take the claim back."
     )
     grading_attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -386,8 +394,11 @@ class WorkerHeartbeat(models.Model):
     """The last sign of life of one Celery worker; readiness needs a recent one. Written by grader.heartbeat."""
 
     hostname = models.CharField(max_length=255, unique=True)
+    incarnation = models.CharField(
+        max_length=32, blank=True, help_text="The worker process behind the hostname now; claims name it."
+    )
     queues = models.CharField(max_length=255, blank=True)
-    last_seen_at = models.DateTimeField(db_index=True)
+    last_seen_at = models.DateTimeField(db_index=True, help_text="By the database's clock.")
 
     def __str__(self) -> str:
         return f"{self.hostname} ({self.last_seen_at:%Y-%m-%d %H:%M:%S})"

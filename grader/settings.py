@@ -352,6 +352,12 @@ GRADER_GRADING_LEASE_SECONDS = env.int("GRADER_GRADING_LEASE_SECONDS", default=3
 # Every worker records a heartbeat this often; readiness needs one younger than GRADER_WORKER_HEARTBEAT_MAX_AGE.
 GRADER_WORKER_HEARTBEAT_SECONDS = env.int("GRADER_WORKER_HEARTBEAT_SECONDS", default=10)
 GRADER_WORKER_HEARTBEAT_MAX_AGE = env.int("GRADER_WORKER_HEARTBEAT_MAX_AGE", default=60)
+# A worker not heard from for this long is taken to be dead: the sweeper hands its grading claims back at once
+# instead of waiting for their lease. A few heartbeats long, so a slow database write is not taken for death
+# (a live worker whose claim is handed back only loses the work: its grade is refused, never written twice).
+GRADER_WORKER_LOST_AFTER_SECONDS = env.int("GRADER_WORKER_LOST_AFTER_SECONDS", default=30)
+if GRADER_WORKER_LOST_AFTER_SECONDS < 2 * GRADER_WORKER_HEARTBEAT_SECONDS:
+    raise ValueError("GRADER_WORKER_LOST_AFTER_SECONDS must be at least twice GRADER_WORKER_HEARTBEAT_SECONDS")
 # After this many claims without a grade, the sweeper marks a submission failed instead of re-enqueueing it.
 GRADER_MAX_GRADING_ATTEMPTS = env.int("GRADER_MAX_GRADING_ATTEMPTS", default=5)
 

@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from grader import heartbeat  # noqa: F401  (connects the worker heartbeat to worker start and stop)
+from grader import heartbeat  # also connects the worker heartbeat to worker start and stop
 from grader.services import idempotency, model_versions, regrading, submissions, webhooks
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,10 @@ class GradingTask(Task):
 )
 def grade_submission(self, submission_id: int) -> int:
     # Takes other queued submissions along (one encode call for all); their own messages then find nothing to do.
-    return submissions.submissions_grade_queued(submission_id=submission_id, task_id=self.request.id or "")
+    delivery = submissions.GradingDelivery(
+        worker=heartbeat.WORKER_INCARNATION, task_id=self.request.id or "", retries=self.request.retries or 0
+    )
+    return submissions.submissions_grade_queued(submission_id=submission_id, delivery=delivery)
 
 
 @shared_task(queue="grading", soft_time_limit=60, time_limit=90)

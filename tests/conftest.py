@@ -96,12 +96,11 @@ def redis_cache(settings) -> Iterator[None]:
     the token look-up and the shared grading messages need to share across processes."""
     from django.core.cache import cache
 
+    database = os.environ.get("GRADER_TEST_CACHE_DB", "13")
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0]
-            + "/"
-            + os.environ.get("GRADER_TEST_CACHE_DB", "13"),
+            "LOCATION": settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + database,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }

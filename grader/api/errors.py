@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+# What the database raises when it cannot be reached or is restarting (connection refused or lost, "the database
+# system is shutting down / starting up"), and for transient refusals such as a serialization failure or a
+# deadlock victim. The request may simply be sent again: creating endpoints are idempotent.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
 
 
 def _first_message(detail: Any) -> str:
@@ -30,6 +40,15 @@ class Conflict(exceptions.APIException):
     default_detail = "This conflicts with the current state (e.g. a concurrent request created the same object)."
 
 
+class Unavailable(exceptions.APIException):
+    """A 503 a client backs off from and retries, where a 500 would read as a bug in the request or the server."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = "The service is briefly unavailable; retry after the number of seconds in Retry-After."
+    wait = RETRY_AFTER_SECONDS  # DRF turns it into the Retry-After header
+
+
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "request_too_large"
@@ -40,6 +59,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; say so in the API's shape.
         exc = RequestTooLarge()
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable; answering 503", exc_info=exc)
+        exc = Unavailable()
     if isinstance(exc, IntegrityError):
         # Validation checks uniqueness first; this is the race it cannot see. A 409 tells the client to re-read.
         exc = Conflict()
@@ -74,5 +96,14 @@ def not_found(request, exception=None):
 
 def server_error(request):
     if _is_api(request):
+        # Django calls this while it handles the exception, so the exception is still at hand: a database error
+        # raised outside a DRF view (a middleware, say) is an outage too, and answers as the views do.
+        if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+            unavailable = Unavailable()
+            response = JsonResponse(
+                {"error": {"code": unavailable.default_code, "message": str(unavailable.detail)}}, status=503
+            )
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         return JsonResponse({"error": {"code": "server_error", "message": "Internal error; try again."}}, status=500)
     return defaults.server_error(request)

@@ -156,8 +156,10 @@ def check_answer(
         # The question's words (almost) only: a teacher decides whether they answer it.
         reasons.append(Reason.QUESTION_COPY)
         review = True
-    elif signals is not None and _restates_question(signals) and (
-        len(set(new_words)) <= RESTATED_MAX_NEW or _mostly_foreign(answer_content, question_content, references)
+    elif (
+        signals is not None
+        and _restates_question(signals)
+        and (len(set(new_words)) <= RESTATED_MAX_NEW or _mostly_foreign(answer_content, question_content, references))
     ):
         # In other words, but the question all the same ("Opportunity cost is the cost of an opportunity"). Routed,
         # not capped: a terse right answer can look like this too.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -47,11 +51,21 @@ def _walk(storage: Storage, prefix: str) -> Iterator[str]:
 
 
 def model_artifact_store(*, local_dir: Path, name: str) -> str:
-    """Copy a trained model directory into the store under ``name``; returns its sha256."""
+    """Copy a trained model directory into the store under ``name``; returns its sha256.
+
+    On a filesystem store the copy is written under a hidden temporary name beside the target and renamed into
+    place: a process killed mid-copy (it takes seconds for ~90 MB) leaves no half-written ``name`` that looks like
+    a model, only a temporary directory that model_artifacts_remove_orphans clears. An object store has no
+    rename; its files are written under ``name`` one by one, and an orphan is cleared the same way.
+    """
     storage = model_storage()
     if storage.exists(name) and list(_walk(storage, name)):
         raise FileExistsError(f"artifact {name!r} already exists in the model store")
     sha256 = directory_sha256(local_dir)
+    root = _local_root(storage, name)
+    if root is not None:
+        _copy_and_rename(local_dir=local_dir, target=root)
+        return sha256
     for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
         target = f"{name}/{path.relative_to(local_dir).as_posix()}"
         with open(path, "rb") as handle:
@@ -59,6 +73,64 @@ def model_artifact_store(*, local_dir: Path, name: str) -> str:
         if saved != target:
             raise FileExistsError(f"the model store renamed {target!r} to {saved!r}")
     return sha256
+
+
+def _copy_and_rename(*, local_dir: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkdtemp: its 0700 would stay on the renamed directory, unreadable to workers running as another user.
+    partial = target.parent / f"{PARTIAL_PREFIX}{target.name}-{uuid.uuid4().hex[:12]}"
+    try:
+        shutil.copytree(local_dir, partial)
+        partial.rename(target)  # atomic on one filesystem; fails if the target appeared meanwhile
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+# What training writes into the store: ``v<run id>``, and its copy in progress. Nothing else there is touched.
+PARTIAL_PREFIX = ".partial-"
+_TRAINED_NAME = re.compile(rf"^(?:{re.escape(PARTIAL_PREFIX)})?v\d+(?:-[0-9a-f]+)?$")
+
+
+# Far longer than storing an artifact and recording its version takes (seconds).
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def model_artifacts_remove_orphans(*, grace: timedelta = ORPHAN_GRACE) -> list[str]:
+    """Remove artifacts no model version records, left by a retrain killed while storing them.
+
+    Only names training writes, and only when their newest file is older than ``grace``: an artifact is stored a
+    moment before its version row is committed, and a run of another deployment sharing the store may be there
+    now. Returns the names removed.
+    """
+    storage = model_storage()
+    try:
+        names, _ = storage.listdir("")
+    except FileNotFoundError:
+        return []
+    recorded = set(ModelVersion.objects.values_list("artifact_path", flat=True))
+    cutoff = time.time() - grace.total_seconds()
+    removed = []
+    for name in names:
+        if name in recorded or not _TRAINED_NAME.match(name):
+            continue
+        newest = _newest_modification(storage, name)
+        if newest is None or newest > cutoff:
+            continue
+        model_artifact_delete(name=name)
+        removed.append(name)
+        logger.warning("removed model artifact %s: no model version records it", name)
+    return removed
+
+
+def _newest_modification(storage: Storage, name: str) -> float | None:
+    root = _local_root(storage, name)
+    if root is not None:
+        return max((path.stat().st_mtime for path in [root, *root.rglob("*")]), default=None)
+    try:
+        return max((storage.get_modified_time(file).timestamp() for file in _walk(storage, name)), default=None)
+    except NotImplementedError:  # a store that cannot tell: keep the files
+        return None
 
 
 def model_artifact_delete(*, name: str) -> None:

@@ -17,7 +17,12 @@ from grader.models import Correction, ModelVersion, Question, ReferenceAnswer, S
 from grader.scoring.model import base_model_path, load_model
 from grader.selectors import model_version_active
 from grader.services.grading_models import NoActiveModelVersion as NoActiveModelVersion  # callers catch it here
-from grader.services.model_artifacts import model_artifact_delete, model_artifact_store, model_version_local_path
+from grader.services.model_artifacts import (
+    model_artifact_delete,
+    model_artifact_store,
+    model_artifacts_remove_orphans,
+    model_version_local_path,
+)
 from grader.services.regrading import model_version_dry_run, questions_with_uncorrected_grades, regrade_enqueue
 from grader.services.similarity_scales import similarity_scale_write
 from grader.services.training_runs import (
@@ -162,6 +167,7 @@ def _retrain(
         training_runs_reap_dead()
         # Whatever a killed run left on this machine: under the lock, no live run of this deployment owns it.
         shutil.rmtree(_scratch_root(), ignore_errors=True)
+        model_artifacts_remove_orphans()  # and in the model store: artifacts stored but never recorded
         previous = training_run_previous_identical(
             base=base, dataset_sha256=data_hash, hyperparameters=hyperparameters.as_dict()
         )

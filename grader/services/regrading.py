@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from grader.db import database_now
 from grader.models import ModelVersion, Question, Submission
 from grader.scoring.grading import Score, grade_batch
 from grader.selectors import model_version_active
@@ -100,7 +101,7 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
         return 0
     scores = _rescore(version=version, submissions=pending, store=True)
     written = 0
-    now = timezone.now()
+    now = database_now()  # as grading stamps a grade: no machine's clock decides
     for submission in pending:
         score = scores[submission.pk]
         with transaction.atomic():

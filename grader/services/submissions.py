@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -13,11 +15,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from grader.db import bulk_set
-from grader.models import Correction, Integration, ModelVersion, Question, Submission
+from grader.db import bulk_set, database_now
+from grader.models import Correction, Integration, ModelVersion, Question, Submission, WorkerHeartbeat
 from grader.scoring.grading import grade_batch
 from grader.scoring.model import GradingModel
 from grader.selectors import webhook_endpoints_active_exist
@@ -197,7 +201,17 @@ def _submissions_insert_many(
     return results
 
 
-def submissions_grade_queued(*, submission_id: int, task_id: str = "") -> int:
+@dataclass(frozen=True)
+class GradingDelivery:
+    """Which delivery of a grading message is claiming: what a claim needs to tell a holder that is gone from a
+    live copy of the same message (Redis hands an unacknowledged message out again after a stall)."""
+
+    worker: str = ""  # grader.heartbeat.WORKER_INCARNATION of the worker running it
+    task_id: str = ""
+    retries: int = 0  # which try of the task: a retry is only sent once the earlier try has stopped
+
+
+def submissions_grade_queued(*, submission_id: int, delivery: GradingDelivery | None = None) -> int:
     """Grade ``submission_id`` with a batch of others, then more batches while the queue keeps them full.
 
     At most GRADER_GRADING_DRAIN_BATCHES batches per call, so a task stays well inside its time limit and the
@@ -207,7 +221,7 @@ def submissions_grade_queued(*, submission_id: int, task_id: str = "") -> int:
     recorded = 0
     for _ in range(max(1, settings.GRADER_GRADING_DRAIN_BATCHES)):
         _grading_message_taken()
-        batch = submissions_grade_batch(submission_id=submission_id, limit=limit, task_id=task_id)
+        batch = submissions_grade_batch(submission_id=submission_id, limit=limit, delivery=delivery)
         recorded += len(batch.recorded)
         if len(batch.claimed) < limit:
             break
@@ -241,47 +255,43 @@ class GradingBatch:
     recorded: tuple[int, ...]  # what it graded; the rest was failed, or re-claimed after a lapsed lease
 
 
-def submissions_grade_batch(*, submission_id: int, limit: int | None = None, task_id: str = "") -> GradingBatch:
+def submissions_grade_batch(
+    *, submission_id: int, limit: int | None = None, delivery: GradingDelivery | None = None
+) -> GradingBatch:
     """Grade ``submission_id`` and up to ``limit - 1`` other queued submissions together. Idempotent.
 
     The model encodes 32 answers much faster than 32 times one answer, so a worker that picks up one message
     takes whatever else is waiting, of any question, and grades it in the same encode call; the messages of
     the submissions it took then find nothing to do. Exactly once: rows are claimed with SELECT ... FOR UPDATE
-    SKIP LOCKED (two workers never take the same row) and a grade is written only while this call's claim on
-    the row still stands. If grading raises, the claims are released so the retry, or any worker, takes them
-    again at once.
+    SKIP LOCKED (two workers never take the same row) under a claim id of their own, and a grade is written only
+    while that claim on the row still stands. If grading raises, the claims are released so the retry, or any
+    worker, takes them again at once.
 
-    ``task_id`` is the delivering Celery task's id. A message is delivered again with the same id only when the
-    process that ran it died (late ack + reject_on_worker_lost), so rows still claimed under that id are taken
-    back at once instead of waiting for the lease to expire.
+    ``delivery`` says who is claiming (see _claimable): a claim whose holder is gone is taken back at once, one
+    whose holder still runs is never taken, even by a copy of the same message.
     """
     limit = settings.GRADER_GRADING_BATCH_SIZE if limit is None else limit
     version, model = model_for_active_version()
-    claimed_at = timezone.now()
-    claimed = _submissions_claim(submission_id=submission_id, limit=limit, claimed_at=claimed_at, task_id=task_id)
+    claim = uuid.uuid4().hex
+    claimed = _submissions_claim(
+        submission_id=submission_id, limit=limit, claim=claim, delivery=delivery or GradingDelivery()
+    )
     if not claimed:
         return GradingBatch(claimed=(), recorded=())
     try:
-        recorded = _submissions_score_and_record(ids=claimed, claimed_at=claimed_at, version=version, model=model)
+        recorded = _submissions_score_and_record(ids=claimed, claim=claim, version=version, model=model)
     except BaseException:
         # BaseException: a soft time limit must also hand the rows back rather than strand them in "grading".
-        Submission.objects.filter(
-            pk__in=claimed, status=Submission.Status.GRADING, grading_started_at=claimed_at
-        ).update(status=Submission.Status.QUEUED)
+        Submission.objects.filter(pk__in=claimed, status=Submission.Status.GRADING, grading_claim=claim).update(
+            status=Submission.Status.QUEUED
+        )
         raise
     logger.info("graded %s of %s claimed submissions with %s", len(recorded), len(claimed), version.name)
     return GradingBatch(claimed=tuple(claimed), recorded=tuple(recorded))
 
 
-def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime, task_id: str = "") -> list[int]:
-    # Claimable: waiting, or claimed by a worker that has not finished within the lease (taken to be dead), or
-    # claimed by an earlier delivery of this very task (its process died).
-    claimable = Q(status=Submission.Status.QUEUED) | Q(
-        status=Submission.Status.GRADING, grading_started_at__lt=claimed_at - grading_lease()
-    )
-    if task_id:
-        claimable |= Q(status=Submission.Status.GRADING, grading_task_id=task_id)
-    candidates = Submission.objects.select_for_update(skip_locked=True).filter(claimable)
+def _submissions_claim(*, submission_id: int, limit: int, claim: str, delivery: GradingDelivery) -> list[int]:
+    candidates = Submission.objects.select_for_update(skip_locked=True).filter(_claimable(delivery))
     with transaction.atomic():
         # Its own submission first, then the oldest others. Two index look-ups (grader.models: submission_claimable):
         # one ORDER BY that put the own row first sorted every claimable row, ~17 ms of database CPU per claim
@@ -293,15 +303,71 @@ def _submissions_claim(*, submission_id: int, limit: int, claimed_at: datetime, 
         if ids:
             Submission.objects.filter(pk__in=ids).update(
                 status=Submission.Status.GRADING,
-                grading_started_at=claimed_at,
-                grading_task_id=task_id,
+                grading_started_at=Now(),
+                grading_claim=claim,
+                grading_worker=delivery.worker,
+                grading_pid=os.getpid(),
+                grading_task_id=delivery.task_id,
+                grading_task_retries=delivery.retries,
                 grading_attempts=F("grading_attempts") + 1,
             )
     return ids
 
 
+def _claimable(delivery: GradingDelivery) -> Q:
+    """Waiting rows, and rows whose claim's holder is gone. Taking a claim is one attempt, so only those.
+
+    A holder is gone when its lease has run out (by the database's clock); when it was a pool process of the
+    claiming worker that no longer runs (killed: late ack + reject_on_worker_lost brought its message back); or
+    when it was an earlier try of the claiming task (a try is only retried once it has stopped: the database
+    blinked before its claims could be handed back). A copy of the same message running elsewhere at the same
+    time holds a live claim, and leaves it alone: taking it would only make the two copies take the rows from
+    each other until the attempts ran out. A whole worker that died is the sweeper's (submissions_requeue_stale).
+    """
+    claimable = Q(status=Submission.Status.QUEUED) | Q(
+        status=Submission.Status.GRADING, grading_started_at__lt=_lease_start()
+    )
+    if delivery.worker:
+        dead = _dead_pool_processes(worker=delivery.worker)
+        if dead:
+            claimable |= Q(status=Submission.Status.GRADING, grading_worker=delivery.worker, grading_pid__in=dead)
+    if delivery.task_id and delivery.retries:
+        claimable |= Q(
+            status=Submission.Status.GRADING,
+            grading_task_id=delivery.task_id,
+            grading_task_retries__lt=delivery.retries,
+        )
+    return claimable
+
+
+def _dead_pool_processes(*, worker: str) -> list[int]:
+    """Processes of this worker (same machine, same process ids) that hold claims and have exited."""
+    pids = (
+        Submission.objects.filter(status=Submission.Status.GRADING, grading_worker=worker, grading_pid__isnull=False)
+        .order_by()
+        .values_list("grading_pid", flat=True)
+        .distinct()
+    )
+    return [pid for pid in pids if not _process_runs(pid)]
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, under another user
+    return True
+
+
+def _lease_start() -> CombinedExpression:
+    """Claims started before this, by the database's clock, have outlived the lease."""
+    return Now() - grading_lease()
+
+
 def _submissions_score_and_record(
-    *, ids: list[int], claimed_at: datetime, version: ModelVersion, model: GradingModel
+    *, ids: list[int], claim: str, version: ModelVersion, model: GradingModel
 ) -> list[int]:
     submissions = list(
         Submission.objects.filter(pk__in=ids)
@@ -318,13 +384,17 @@ def _submissions_score_and_record(
     )
     graded_batch_embeddings_store(batch=batch, version=version)
     scores = batch.scores
-    graded_at = timezone.now()
     with transaction.atomic():
-        still_ours = dict(
+        # The database's clock comes along with the locks: a worker whose clock is wrong never stamps a grade
+        # before its submission.
+        rows = list(
             Submission.objects.select_for_update()
-            .filter(pk__in=ids, status=Submission.Status.GRADING, grading_started_at=claimed_at)
-            .values_list("pk", "corrected_points")
+            .filter(pk__in=ids, status=Submission.Status.GRADING, grading_claim=claim)
+            .annotate(database_now=Now())
+            .values_list("pk", "corrected_points", "database_now")
         )
+        still_ours = {pk: corrected_points for pk, corrected_points, _ in rows}
+        graded_at = rows[0][2] if rows else None
         grades = {
             submission.pk: graded_fields(score=score, version=version, graded_at=graded_at)
             for submission, score in zip(gradable, scores, strict=True)
@@ -346,9 +416,9 @@ def _submissions_score_and_record(
             Submission.objects.filter(pk__in=failed).update(
                 status=Submission.Status.FAILED, error="The question has no reference answer.", updated_at=graded_at
             )
-    # One line per grade written, once it is committed: the reliability tests count them to prove "graded exactly
-    # once". Logged inside the transaction, a worker killed (or a connection lost) before the commit would leave a
-    # line for a grade that was rolled back, and its retry a second one.
+    # One line per grade written, once it is committed: logged inside the transaction, a worker killed (or a
+    # connection lost) before the commit would leave a line for a grade that was rolled back, and its retry a
+    # second one. (A kill just after the commit leaves a grade without its line: count grades in the database.)
     for pk, values in grades.items():
         logger.info("submission %s graded: %s points by %s", pk, values["points"], version.name)
     return sorted(grades)
@@ -365,31 +435,33 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
     """Enqueue again what a lost message or a dead worker left behind. Safe to run any time: grading is idempotent.
 
     Run by beat every minute. Picks up submissions left ``queued`` (the broker was down when they arrived) past
-    GRADER_REQUEUE_QUEUED_AFTER_SECONDS, and ``grading`` past GRADER_GRADING_LEASE_SECONDS (the worker died: its
-    message only comes back after Redis's visibility timeout, hours later). A submission whose grading has been
+    GRADER_REQUEUE_QUEUED_AFTER_SECONDS, and ``grading`` under a claim whose holder is gone: its worker has sent
+    no heartbeat for GRADER_WORKER_LOST_AFTER_SECONDS (killed, or its machine lost: its message only comes back
+    after Redis's visibility timeout, hours later), or the claim has outlived GRADER_GRADING_LEASE_SECONDS (a
+    claim taken outside a worker, or a worker that hangs but still beats). A submission whose grading has been
     started GRADER_MAX_GRADING_ATTEMPTS times without finishing is marked failed: it is what kills the workers.
     Returns how many were re-enqueued.
     """
-    now = timezone.now()
+    now = database_now()  # the clock the claims were stamped with, whichever machine runs the sweep
     if queued_for is None:
         queued_for = timedelta(seconds=settings.GRADER_REQUEUE_QUEUED_AFTER_SECONDS)
-    lease_expired = Q(status=Submission.Status.GRADING, grading_started_at__lt=now - grading_lease())
-    poison = Submission.objects.filter(lease_expired, grading_attempts__gte=settings.GRADER_MAX_GRADING_ATTEMPTS)
+    holder_gone = _holder_gone(now=now)
+    poison = Submission.objects.filter(holder_gone, grading_attempts__gte=settings.GRADER_MAX_GRADING_ATTEMPTS)
     for submission_id in poison.values_list("pk", flat=True)[:batch_size]:
         submission_mark_failed(
             submission_id=submission_id,
             error=f"grading started {settings.GRADER_MAX_GRADING_ATTEMPTS} times and never finished",
         )
     stale_ids = list(
-        Submission.objects.filter(Q(status=Submission.Status.QUEUED, updated_at__lt=now - queued_for) | lease_expired)
+        Submission.objects.filter(Q(status=Submission.Status.QUEUED, updated_at__lt=now - queued_for) | holder_gone)
         .order_by("pk")
         .values_list("pk", flat=True)[:batch_size]
     )
     # A dead worker's claim is handed back before the message goes out: the task arrives within milliseconds and
     # claims queued rows. Restarting the lease clock instead left the row "grading" under a fresh claim, which
     # the task skipped, and every later sweep did the same: the submission was never graded. The filter repeats
-    # the expired lease, so a claim taken since the SELECT above is left alone.
-    Submission.objects.filter(lease_expired, pk__in=stale_ids).update(status=Submission.Status.QUEUED, updated_at=now)
+    # the dead holder, so a claim taken since the SELECT above is left alone.
+    Submission.objects.filter(holder_gone, pk__in=stale_ids).update(status=Submission.Status.QUEUED, updated_at=now)
     enqueued = []
     for submission_id in stale_ids:
         if not _enqueue_grading(submission_id):
@@ -400,6 +472,20 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
         Submission.objects.filter(pk__in=enqueued, status=Submission.Status.QUEUED).update(updated_at=now)
         logger.info("re-enqueued %s stale submissions", len(enqueued))
     return len(enqueued)
+
+
+def _holder_gone(*, now: datetime) -> Q:
+    """Claims whose holder is gone: their lease has run out, or their worker has stopped sending heartbeats.
+
+    A claim is only judged by its worker's heartbeat once it is older than the heartbeat's tolerance itself, so
+    a worker that claims before its first heartbeat is written is not taken for dead.
+    """
+    lost_after = timedelta(seconds=settings.GRADER_WORKER_LOST_AFTER_SECONDS)
+    beating = WorkerHeartbeat.objects.filter(last_seen_at__gte=now - lost_after).values("incarnation")
+    worker_lost = (
+        ~Q(grading_worker="") & Q(grading_started_at__lt=now - lost_after) & ~Q(grading_worker__in=Subquery(beating))
+    )
+    return Q(status=Submission.Status.GRADING) & (Q(grading_started_at__lt=now - grading_lease()) | worker_lost)
 
 
 def grading_lease() -> timedelta:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from grader.models import WorkerHeartbeat
 
 
-def worker_heartbeat_record(*, hostname: str, queues: list[str]) -> None:
+def worker_heartbeat_record(*, hostname: str, incarnation: str, queues: list[str]) -> None:
     WorkerHeartbeat.objects.update_or_create(
-        hostname=hostname[:255], defaults={"queues": ",".join(queues)[:255], "last_seen_at": timezone.now()}
+        # The database's clock: a worker whose own clock is wrong must not look dead (or alive) to the others.
+        hostname=hostname[:255],
+        defaults={"incarnation": incarnation, "queues": ",".join(queues)[:255], "last_seen_at": Now()},
     )

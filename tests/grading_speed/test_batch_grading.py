@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -95,7 +96,7 @@ def test_a_worker_whose_claim_was_taken_over_writes_nothing(base_model_version, 
 
     def score_while_another_worker_takes_over(**kwargs):
         # As if this worker stalled past its lease and another one claimed the row meanwhile.
-        Submission.objects.filter(pk=taken_over.pk).update(grading_started_at=timezone.now() + timedelta(seconds=1))
+        Submission.objects.filter(pk=taken_over.pk).update(grading_claim="another-workers-claim")
         return real_score(**kwargs)
 
     monkeypatch.setattr(submission_services, "grade_batch", score_while_another_worker_takes_over)
@@ -183,7 +184,12 @@ def test_concurrent_claims_never_take_the_same_submission(base_model_version, de
         try:
             barrier.wait(timeout=10)
             claims.append(
-                submission_services._submissions_claim(submission_id=queued[0].pk, limit=12, claimed_at=timezone.now())
+                submission_services._submissions_claim(
+                    submission_id=queued[0].pk,
+                    limit=12,
+                    claim=uuid.uuid4().hex,
+                    delivery=submission_services.GradingDelivery(),
+                )
             )
         finally:
             connection.close()

@@ -7,12 +7,14 @@ whole worker (main process and pool) at once. Everything still running is stoppe
 
 from __future__ import annotations
 
+import glob
 import os
-import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,19 +52,30 @@ class Process:
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
-def graded_log_count(processes: list[Process], submission_id: int) -> int:
-    """How many times a grade was written for one submission, over the logs of every worker that ran.
+@pytest.fixture
+def graded_outbox(demo_course) -> None:
+    """An LMS listening for grades of the demo course, so every grade written leaves a countable row.
 
-    The line is logged just after the grade commits and reaches the file through the worker's main process, so
-    a caller that saw the row graded waits for the line (``wait_until``) before counting.
+    A grade and its ``submission.graded`` webhook delivery are committed in one transaction (the outbox), so
+    their number is the number of grades written, including one committed just before a SIGKILL: a log line
+    written after the commit would be missing for it. No webhooks worker runs, so nothing is sent anywhere.
     """
-    pattern = re.compile(rf"submission {submission_id} graded:")
-    return sum(len(pattern.findall(process.log())) for process in processes)
+    from grader.models import WebhookEndpoint
+    from grader.services.integrations import integration_create
+
+    integration, _ = integration_create(name="grades-outbox", courses=[demo_course])
+    WebhookEndpoint.objects.create(integration=integration, url="https://lms.example.edu/grades", secret="s" * 32)
 
 
-def assert_graded_once(processes: list[Process], submission_id: int) -> None:
-    wait_until(lambda: graded_log_count(processes, submission_id) >= 1, timeout=30)
-    assert graded_log_count(processes, submission_id) == 1
+def grades_written(submission_id: int) -> int:
+    from grader.models import WebhookDelivery
+
+    return WebhookDelivery.objects.filter(submission_id=submission_id, event_type="submission.graded").count()
+
+
+def assert_graded_once(submission_id: int) -> None:
+    """Needs the graded_outbox fixture."""
+    assert grades_written(submission_id) == 1
 
 
 def free_port() -> int:
@@ -201,6 +214,76 @@ def shared_broker_url() -> str:
         pytest.skip("needs CELERY_BROKER_URL=redis://... (make test sets it)")
     redis.Redis.from_url(broker_url).flushdb()
     return broker_url
+
+
+@dataclass
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster of the test's own, which a test may stop and start: never the shared one."""
+
+    bin_dir: Path
+    data_dir: Path
+    port: int
+    run_as: list[str]  # initdb and postgres refuse to run as root: then they run as the postgres user
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/grader"
+
+    def pg_ctl(self, *args: str) -> None:
+        command = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=90)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off"
+        self.pg_ctl("-o", options, "-l", str(self.data_dir / "server.log"), "start")
+
+    def stop(self) -> None:
+        self.pg_ctl("-m", "fast", "stop")
+
+
+def _postgres_bin_dir() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent  # pg_ctl and createdb sit beside the real initdb
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))  # Debian keeps them off PATH
+    return Path(candidates[-1]).parent if candidates else None
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("needs the PostgreSQL server binaries (initdb, pg_ctl)")
+    run_as: list[str] = []
+    data_dir = Path(tempfile.mkdtemp(prefix="grader-private-pg-"))
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start a private PostgreSQL")
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(data_dir, "postgres")
+    cluster = PrivatePostgres(bin_dir=bin_dir, data_dir=data_dir / "data", port=free_port(), run_as=run_as)
+    subprocess.run(
+        [*run_as, str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", "postgres", "-A", "trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    cluster.start()
+    try:
+        server = ["--host=127.0.0.1", f"--port={cluster.port}", "--username=postgres"]
+        subprocess.run(
+            [*run_as, str(bin_dir / "createdb"), *server, "grader"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped by the test
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def sweep_every_second() -> None:

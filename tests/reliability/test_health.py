@@ -13,7 +13,7 @@ from grader.services.workers import worker_heartbeat_record
 
 @pytest.fixture
 def ready(base_model_version):
-    worker_heartbeat_record(hostname="celery@grading-1", queues=["grading"])
+    worker_heartbeat_record(hostname="celery@grading-1", incarnation="a", queues=["grading"])
     return base_model_version
 
 
@@ -47,7 +47,7 @@ def test_not_ready_without_a_recent_worker_heartbeat(ready):
 
 
 def test_a_training_worker_alone_does_not_make_grading_ready(base_model_version):
-    worker_heartbeat_record(hostname="celery@training-1", queues=["training"])
+    worker_heartbeat_record(hostname="celery@training-1", incarnation="b", queues=["training"])
     status, body = readiness()
     assert (status, body["checks"]["worker_heartbeat"]) == (503, "fail")
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from grader.models import Submission
+from grader.models import Submission, WorkerHeartbeat
 from grader.services.submissions import submissions_grade_queued, submissions_requeue_stale
 from grader.tasks import grade_submission
 
@@ -19,11 +19,11 @@ def published(monkeypatch) -> list[int]:
     return sent
 
 
-def make(question, *, status: str, age: timedelta, attempts: int = 0) -> Submission:
+def make(question, *, status: str, age: timedelta, attempts: int = 0, worker: str = "") -> Submission:
     submission = Submission.objects.create(question=question, student_ref="s", answer="a", status=status)
     moment = timezone.now() - age
     Submission.objects.filter(pk=submission.pk).update(
-        updated_at=moment, grading_started_at=moment, grading_attempts=attempts
+        updated_at=moment, grading_started_at=moment, grading_attempts=attempts, grading_worker=worker
     )
     return submission
 
@@ -93,3 +93,32 @@ def test_sweep_stops_at_the_first_failed_publish_and_leaves_rows_for_the_next_sw
     assert submissions_requeue_stale() == 0
     assert len(attempts) == 1
     assert Submission.objects.filter(pk__in=[row.pk for row in rows], status="queued").count() == 3
+
+
+def test_a_sweeper_whose_clock_runs_ahead_leaves_a_live_claim_alone(published, gradient_descent_question, monkeypatch):
+    live = make(gradient_descent_question, status="grading", age=timedelta(seconds=0), attempts=1)
+    true_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: true_now() + timedelta(seconds=400))  # past the 300 s lease
+
+    assert submissions_requeue_stale() == 0
+    live.refresh_from_db()
+    assert live.status == Submission.Status.GRADING
+
+
+def test_the_claims_of_a_worker_whose_heartbeat_stopped_are_handed_back_before_their_lease(
+    published, gradient_descent_question, settings
+):
+    settings.GRADER_WORKER_LOST_AFTER_SECONDS = 30
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(hostname="celery@gone", incarnation="gone", last_seen_at=now - timedelta(minutes=1))
+    WorkerHeartbeat.objects.create(hostname="celery@here", incarnation="here", last_seen_at=now)
+    question = gradient_descent_question
+    orphaned = make(question, status="grading", age=timedelta(seconds=45), attempts=1, worker="gone")
+    make(question, status="grading", age=timedelta(seconds=45), attempts=1, worker="here")
+    # A worker that claims before its first heartbeat is written is not taken for dead.
+    make(question, status="grading", age=timedelta(seconds=1), attempts=1, worker="starting")
+
+    assert submissions_requeue_stale() == 1
+    assert published == [orphaned.pk]
+    orphaned.refresh_from_db()
+    assert orphaned.status == Submission.Status.QUEUED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -159,3 +160,25 @@ def test_the_database_refuses_a_second_running_row(base_model_version):
     first = training_run_start(**arguments)
     with pytest.raises(TrainingAlreadyRunning, match=f"training run {first.pk} is in progress"):
         training_run_start(**arguments)
+
+
+@pytest.mark.django_db
+def test_the_next_retrain_removes_a_model_directory_a_killed_run_stored_but_never_recorded(
+    base_model_version, monkeypatch, model_root: Path
+):
+    orphan = model_root / "v990001"  # a run killed between storing its model and recording the version
+    orphan.mkdir()
+    (orphan / "model.safetensors").write_bytes(b"half")
+    an_hour_ago = time.time() - 2 * 3600
+    for path in (orphan / "model.safetensors", orphan):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    def stop_before_training(**kwargs):
+        raise RuntimeError("stopped before training")
+
+    monkeypatch.setattr(model_versions, "_train_evaluate_decide", stop_before_training)
+    with pytest.raises(RuntimeError, match="stopped before training"):
+        model_retrain(trigger="test", force=True)
+
+    assert not orphan.exists()
+    assert (model_root / base_model_version.artifact_path).is_dir()
