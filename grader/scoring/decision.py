@@ -114,10 +114,8 @@ QUESTION_COPY_MIN_SHARE = 0.8
 # question, and covering little of what the reference adds to it (its key tokens, not the question's).
 RESTATED_MIN_QUESTION_SIMILARITY = 0.8
 RESTATED_MAX_ALIGNMENT = 0.5
-# ...and adding hardly a word of its own (students who restate the question and then answer it add many), or
-# padding it with words neither the question nor a reference uses.
+# ...and adding hardly a word of its own: students who restate the question and then answer it add many.
 RESTATED_MAX_NEW = 3
-RESTATED_MIN_FOREIGN_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -156,11 +154,7 @@ def check_answer(
         # The question's words (almost) only: a teacher decides whether they answer it.
         reasons.append(Reason.QUESTION_COPY)
         review = True
-    elif (
-        signals is not None
-        and _restates_question(signals)
-        and (len(set(new_words)) <= RESTATED_MAX_NEW or _mostly_foreign(answer_content, question_content, references))
-    ):
+    elif signals is not None and len(set(new_words)) <= RESTATED_MAX_NEW and _restates_question(signals):
         # In other words, but the question all the same ("Opportunity cost is the cost of an opportunity"). Routed,
         # not capped: a terse right answer can look like this too.
         reasons.append(Reason.QUESTION_COPY)
@@ -183,12 +177,6 @@ def _restates_question(signals: Signals) -> bool:
         and signals.question_similarity >= signals.similarity
         and signals.alignment < RESTATED_MAX_ALIGNMENT
     )
-
-
-def _mostly_foreign(answer_content: list[str], question_content: set[str], references: Sequence[str]) -> bool:
-    known = question_content | {word for reference in references for word in content_words(reference)}
-    foreign = [word for word in answer_content if word not in known]
-    return bool(answer_content) and len(foreign) >= RESTATED_MIN_FOREIGN_SHARE * len(answer_content)
 
 
 def _is_salad(answer: str, answer_tokens: list[str], answer_content: list[str], references: Sequence[str]) -> bool:
