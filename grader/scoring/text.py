@@ -73,7 +73,11 @@ _OPPOSITE_WORDS = {
 }  # fmt: skip
 _CLAUSE_BREAK = re.compile(
     r"[;:.!?()]|\b(?:but|because|so|while|whereas|although|though|which|however|therefore|thus|since|then)\b"
-    r"|(?=\b(?:if|when|whenever|unless|once)\b)"
+)
+# A condition word opens a clause of its own, except after a copula: "overfitting is when ..." defines, it does not
+# set a condition.
+_CONDITION_START = re.compile(
+    r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bnot )(?<!'s )(?=\b(?:if|when|whenever|unless|once)\b)"
 )
 _SUFFIXES = ("ingly", "edly", "ies", "ing", "ied", "ed", "es", "ly", "s", "e")
 
@@ -110,7 +114,7 @@ def clauses(text: str) -> list[Clause]:
     """The text split at punctuation and conjunctions; "without" opens a denied clause of its own ("speeds it up
     without being used up": the using up is denied, the speeding up is not)."""
     parts = []
-    for part in _CLAUSE_BREAK.split(text.lower()):
+    for part in (piece for chunk in _CLAUSE_BREAK.split(text.lower()) for piece in _CONDITION_START.split(chunk)):
         pieces = re.split(r"\bwithout\b", part)
         parts.append((pieces[0], False))
         parts += [(piece, True) for piece in pieces[1:]]
