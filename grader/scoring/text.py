@@ -79,6 +79,8 @@ _CLAUSE_BREAK = re.compile(
 _CONDITION_START = re.compile(
     r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bnot )(?<!'s )(?=\b(?:if|when|whenever|unless|once)\b)"
 )
+_SENTENCE_END = re.compile(r"[.!?;]+(?:\s|$)")
+_WHOLE_DENIAL = re.compile(r"\b(?:not true|not the case|untrue|false|wrong)\s+that\b")
 _SUFFIXES = ("ingly", "edly", "ies", "ing", "ied", "ed", "es", "ly", "s", "e")
 
 
@@ -112,14 +114,18 @@ class Clause:
 
 def clauses(text: str) -> list[Clause]:
     """The text split at punctuation and conjunctions; "without" opens a denied clause of its own ("speeds it up
-    without being used up": the using up is denied, the speeding up is not)."""
+    without being used up": the using up is denied, the speeding up is not). "It is not true that ..." denies
+    every clause of its sentence after it."""
     parts = []
-    for part in (piece for chunk in _CLAUSE_BREAK.split(text.lower()) for piece in _CONDITION_START.split(chunk)):
-        pieces = re.split(r"\bwithout\b", part)
-        parts.append((pieces[0], False))
-        parts += [(piece, True) for piece in pieces[1:]]
+    for sentence in _SENTENCE_END.split(text.lower()):
+        denied_sentence = False
+        for part in (piece for chunk in _CLAUSE_BREAK.split(sentence) for piece in _CONDITION_START.split(chunk)):
+            pieces = re.split(r"\bwithout\b", part)
+            parts.append((pieces[0], denied_sentence))
+            parts += [(piece, not denied_sentence) for piece in pieces[1:]]
+            denied_sentence = denied_sentence or bool(_WHOLE_DENIAL.search(part))
     result = []
-    for part, opened_by_without in parts:
+    for part, flipped in parts:
         tokens = words(part)
         if not tokens:
             continue
@@ -135,11 +141,11 @@ def clauses(text: str) -> list[Clause]:
             if direction is not None:
                 # A denial turns the directions after it ("doesn't make it faster"), not those before ("faster, not
                 # used up").
-                directions[direction[0]] = direction[1] * (-1 if denials else 1) * (-1 if opened_by_without else 1)
+                directions[direction[0]] = direction[1] * (-1 if denials else 1) * (-1 if flipped else 1)
             else:
                 topics.add(stem(word))
         # Any denial denies the clause: "doesn't need light and doesn't make glucose" denies twice, not zero times.
-        denied = (denials > 0) != opened_by_without
+        denied = (denials > 0) != flipped
         result.append(Clause(frozenset(topics), directions, denied, condition=tokens[0] in CONDITIONS))
     return result
 
