@@ -37,8 +37,8 @@ run: install
 retrain: install
 	$(PY) manage.py retrain $(ARGS)
 
-# Measure agreement with human grades: by default on the small example set with the base model (a minute or
-# two); `make evaluate ARGS="answers.csv --protocol folds"` for your own (see README, "Grading quality").
+# Measure agreement with human grades: by default on the small example set with the base model (under a minute);
+# `make evaluate ARGS="answers.csv --protocol folds"` for your own (see README, "Grading quality").
 EVALUATE_ARGS ?= fixtures/evaluate_example.csv --protocol feedback --epochs 0 --holdout test --corrections-from train
 evaluate: install
 	$(PY) manage.py evaluate $(or $(ARGS),$(EVALUATE_ARGS))
