@@ -164,6 +164,7 @@ class ProgressRecorder:
         self.interval = settings.GRADER_TRAINING_PROGRESS_SECONDS
         self._last_write = float("-inf")
         self._last_logged_percent = -PROGRESS_LOG_PERCENT
+        self._logged_last_step = False
 
     def __call__(self, event: dict) -> None:
         now = time.monotonic()
@@ -178,7 +179,8 @@ class ProgressRecorder:
 
     def _log(self, event: dict, *, last_step: bool) -> None:
         step, max_steps = event.get("step"), event.get("max_steps")
-        if step is None or not max_steps:
+        # The trainer reports the last step twice (its last loss, then the run's mean loss): say it once.
+        if step is None or not max_steps or self._logged_last_step:
             return
         percent = 100 * step // max_steps
         if percent < self._last_logged_percent + PROGRESS_LOG_PERCENT and not last_step:
@@ -196,6 +198,7 @@ class ProgressRecorder:
             f", about {eta:.0f} s left" if isinstance(eta, int | float) and not last_step else "",
         )
         if last_step:
+            self._logged_last_step = True
             # What follows has no steps to count; said once so the pause does not look like a hang.
             logger.info(
                 "training run %s: fine-tuning done; preparing the new version and judging it on the held-out answers",
