@@ -102,7 +102,7 @@ class SubmissionCorrectionForm(forms.ModelForm):
         required=False,
         min_value=Decimal("0"),
         decimal_places=2,
-        help_text="Your points; leave empty to save no grade of yours (an answer awaiting review keeps waiting).",
+        help_text="Your points; leave empty to change nothing (an answer awaiting review keeps waiting for you).",
     )
     correction_comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
 
