@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # The settings refuse the embedded secret key on a database server; tests get a throwaway one.
 TEST_SECRET_KEY ?= test-only-secret-key-not-for-production-0123456789abcdef
 
-.PHONY: install run web worker beat test lint format bench clean
+.PHONY: install run retrain evaluate test lint format clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,16 +21,27 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 
 install: $(INSTALLED)
 
+# The port of `make run`'s web server.
+PORT ?= 8000
+
+# The last thing it prints, once the web server answers, is the admin URL, login and API token in a box.
+# Ctrl-C stops web, worker and beat (scripts/run.sh).
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo --demo-superuser
 	$(PY) manage.py bootstrap_model
-	@echo "admin: http://127.0.0.1:8000/admin/   API: http://127.0.0.1:8000/api/v1/"
-	@trap 'kill 0' EXIT INT TERM; \
-	  $(VENV)/bin/celery -A grader worker -Q grading,training,webhooks --concurrency 1 --loglevel INFO & \
-	  $(VENV)/bin/celery -A grader beat --loglevel INFO & \
-	  $(VENV)/bin/gunicorn grader.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile - & \
-	  wait
+	@VENV=$(VENV) PORT=$(PORT) exec scripts/run.sh
+
+# Fine-tune on the corrections so far; the new version is activated only if it beats the active one.
+# `make retrain ARGS=--force` trains even when nothing is new.
+retrain: install
+	$(PY) manage.py retrain $(ARGS)
+
+# Measure agreement with human grades: by default on the small example set with the base model (under a minute);
+# `make evaluate ARGS="answers.csv --protocol folds"` for your own (see README, "Grading quality").
+EVALUATE_ARGS ?= fixtures/evaluate_example.csv --protocol feedback --epochs 0 --holdout test --corrections-from train
+evaluate: install
+	$(PY) manage.py evaluate $(or $(ARGS),$(EVALUATE_ARGS))
 
 # The browser tests drive Debian's Chromium (never a browser fetched by `playwright install`). Installed once;
 # afterwards the file exists and make skips this. Without root or apt-get they are skipped (failed under CI).

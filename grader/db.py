@@ -9,6 +9,19 @@ from typing import Any
 from django.db import connection, models
 
 
+def _instance(model: type[models.Model], pk: int, values: Mapping[str, Any]) -> models.Model:
+    """An unsaved instance carrying ``values``; a relation given as a key goes to its ``_id`` attribute (the
+    model's constructor accepts only an instance under the relation's name)."""
+    fields = {name: model._meta.get_field(name) for name in values}
+    return model(
+        pk=pk,
+        **{
+            fields[name].attname if fields[name].is_relation and not isinstance(value, models.Model) else name: value
+            for name, value in values.items()
+        },
+    )
+
+
 def bulk_set(model: type[models.Model], rows: Mapping[int, Mapping[str, Any]]) -> None:
     """Give each row (by primary key) its own values for the same fields, in one statement.
 
@@ -20,7 +33,7 @@ def bulk_set(model: type[models.Model], rows: Mapping[int, Mapping[str, Any]]) -
         return
     names = list(next(iter(rows.values())))
     if connection.vendor != "postgresql":
-        model.objects.bulk_update([model(pk=pk, **values) for pk, values in rows.items()], names)
+        model.objects.bulk_update([_instance(model, pk, values) for pk, values in rows.items()], names)
         return
     meta = model._meta
     fields = [meta.pk, *(meta.get_field(name) for name in names)]

@@ -38,6 +38,11 @@ def integration_create(*, name: str, courses: list[Course], scopes: list[str] | 
     return integration, token
 
 
+def integration_holds_token(*, integration: Integration, token: str) -> bool:
+    """Whether ``token`` is this integration's live token; unlike authenticating, it records no use."""
+    return integration.revoked_at is None and secrets.compare_digest(integration.token_sha256, _token_sha256(token))
+
+
 def integration_rotate_token(*, integration: Integration) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     old_sha256 = Integration.objects.filter(pk=integration.pk).values_list("token_sha256", flat=True).first()

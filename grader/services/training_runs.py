@@ -89,7 +89,7 @@ def training_run_start(
 ) -> TrainingRun:
     try:
         with transaction.atomic():
-            return TrainingRun.objects.create(
+            run = TrainingRun.objects.create(
                 base_version=base,
                 trigger=trigger,
                 hyperparameters=hyperparameters,
@@ -103,6 +103,14 @@ def training_run_start(
         raise TrainingAlreadyRunning(
             _describe(TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).first())
         ) from error
+    logger.info(
+        "training run %s: fine-tuning %s on %d pairs (%d held out to judge it)",
+        run.pk,
+        base.name if base is not None else "the base model",
+        train_size,
+        held_out_size,
+    )
+    return run
 
 
 def training_run_skip(
@@ -143,23 +151,59 @@ def training_run_previous_identical(
     )
 
 
+# A progress line in the log every this many percent of the training steps (20 lines a run, however long).
+PROGRESS_LOG_PERCENT = 5
+
+
 class ProgressRecorder:
-    """Writes step, loss and ETA to the run, at most every GRADER_TRAINING_PROGRESS_SECONDS (and the last step)."""
+    """Writes step, loss and ETA to the run, at most every GRADER_TRAINING_PROGRESS_SECONDS (and the last step),
+    and logs a line every PROGRESS_LOG_PERCENT of the steps, so a terminal shows a training that moves."""
 
     def __init__(self, *, run: TrainingRun) -> None:
         self.run_id = run.pk
         self.interval = settings.GRADER_TRAINING_PROGRESS_SECONDS
         self._last_write = float("-inf")
+        self._last_logged_percent = -PROGRESS_LOG_PERCENT
+        self._logged_last_step = False
 
     def __call__(self, event: dict) -> None:
         now = time.monotonic()
         last_step = event.get("step") is not None and event.get("step") == event.get("max_steps")
+        self._log(event, last_step=last_step)
         if now - self._last_write < self.interval and not last_step:
             return
         self._last_write = now
         TrainingRun.objects.filter(pk=self.run_id, status=TrainingRun.Status.RUNNING).update(
             progress=event, heartbeat_at=timezone.now()
         )
+
+    def _log(self, event: dict, *, last_step: bool) -> None:
+        step, max_steps = event.get("step"), event.get("max_steps")
+        # The trainer reports the last step twice (its last loss, then the run's mean loss): say it once.
+        if step is None or not max_steps or self._logged_last_step:
+            return
+        percent = 100 * step // max_steps
+        if percent < self._last_logged_percent + PROGRESS_LOG_PERCENT and not last_step:
+            return
+        self._last_logged_percent = percent
+        loss = event.get("loss")
+        eta = event.get("eta_seconds")
+        logger.info(
+            "training run %s: step %d/%d (%d%%)%s%s",
+            self.run_id,
+            step,
+            max_steps,
+            percent,
+            f", loss {loss:.4f}" if isinstance(loss, int | float) else "",
+            f", about {eta:.0f} s left" if isinstance(eta, int | float) and not last_step else "",
+        )
+        if last_step:
+            self._logged_last_step = True
+            # What follows has no steps to count; said once so the pause does not look like a hang.
+            logger.info(
+                "training run %s: fine-tuning done; preparing the new version and judging it on the held-out answers",
+                self.run_id,
+            )
 
 
 def training_runs_recover() -> int:

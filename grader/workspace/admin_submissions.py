@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, OuterRef, Subquery
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,7 +25,13 @@ from grader.workspace.agreement import agreement_of, agreement_points, agreement
 from grader.workspace.charts import figure_png, scatter_figure, trend_figure
 from grader.workspace.explanation import submission_explanation
 from grader.workspace.export import grades_csv
-from grader.workspace.review_text import STATUS_TEXT, confidence_percent, review_reason_texts
+from grader.workspace.review_text import (
+    STATUS_TEXT,
+    confidence_percent,
+    points_text,
+    review_reason_texts,
+    similarity_text,
+)
 from grader.workspace.selectors import (
     courses_for_user,
     questions_for_user,
@@ -96,7 +102,7 @@ class SubmissionCorrectionForm(forms.ModelForm):
         required=False,
         min_value=Decimal("0"),
         decimal_places=2,
-        help_text="Your grade; leave empty to keep the current one.",
+        help_text="Your points; leave empty to change nothing (an answer awaiting review keeps waiting for you).",
     )
     correction_comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
 
@@ -172,8 +178,8 @@ class SubmissionAdmin(CourseScopedAdmin):
     list_select_related = ["question", "question__course", "model_version"]
     list_per_page = 50
     readonly_fields = [
-        "question", "student_ref", "external_id", "answer", "status_text", "similarity", "points", "best_reference",
-        "model_version", "graded_at", "corrected_points", "corrected_by", "error", "created_at",
+        "question", "student_ref", "external_id", "answer", "status_text", "similarity_rounded", "auto_points",
+        "best_reference", "model_version", "graded_at", "teacher_points", "corrected_by", "error", "created_at",
         "confidence_shown", "review_reasons_shown",
     ]  # fmt: skip
     fieldsets = [
@@ -183,8 +189,8 @@ class SubmissionAdmin(CourseScopedAdmin):
             {
                 "fields": [
                     "status_text",
-                    "similarity",
-                    "points",
+                    "similarity_rounded",
+                    "auto_points",
                     "best_reference",
                     "model_version",
                     "graded_at",
@@ -193,7 +199,7 @@ class SubmissionAdmin(CourseScopedAdmin):
             },
         ),
         ("Review", {"fields": ["confidence_shown", "review_reasons_shown"]}),
-        ("Teacher's grade", {"fields": ["corrected_points", "corrected_by", "correct_points", "correction_comment"]}),
+        ("Teacher's grade", {"fields": ["teacher_points", "corrected_by", "correct_points", "correction_comment"]}),
     ]
     inlines = [CorrectionInline]
     actions = ["confirm_auto_grades", "export_grades_csv"]
@@ -225,11 +231,15 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     @admin.display(description="similarity", ordering="similarity")
     def similarity_rounded(self, submission: Submission) -> str:
-        return "-" if submission.similarity is None else f"{submission.similarity:.3f}"
+        return similarity_text(submission.similarity)
 
     @admin.display(description="auto points", ordering="points")
     def auto_points(self, submission: Submission) -> str:
-        return "-" if submission.points is None else str(submission.points)
+        return points_text(submission.points, submission.question.max_points)
+
+    @admin.display(description="teacher's points")
+    def teacher_points(self, submission: Submission) -> str:
+        return points_text(submission.corrected_points, submission.question.max_points)
 
     @admin.display(description="status", ordering="status")
     def status_text(self, submission: Submission) -> str:
@@ -283,7 +293,36 @@ class SubmissionAdmin(CourseScopedAdmin):
         if submission is not None:
             # Lazy: encoding only happens if the page is rendered, not when a save redirects.
             extra_context["explanation"] = SimpleLazyObject(lambda: submission_explanation(submission=submission))
+            # The title in the same words as the status field, not the stored code.
+            extra_context["subtitle"] = f"submission {submission.pk} ({self.status_text(submission)})"
+            extra_context["auto_points_text"] = self.auto_points(submission)
+            extra_context["can_accept_auto_grade"] = self._can_accept_auto_grade(request, submission)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _can_accept_auto_grade(self, request, submission: Submission) -> bool:
+        return (
+            submission.status == Submission.Status.NEEDS_REVIEW
+            and submission.points is not None
+            and submission.corrected_points is None
+            and self.has_change_permission(request, submission)
+        )
+
+    def accept_auto_grade_view(self, request, submission_id: int):
+        """One click on a grade awaiting review: the teacher agrees with it, through the same service as the
+        list's "accept" action (a correction with the auto points, which releases the grade)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        submission = self.get_object(request, str(submission_id))
+        if submission is None:
+            raise Http404
+        if not self.has_change_permission(request, submission):
+            raise PermissionDenied
+        if submissions_confirm_auto_grades(submissions=[submission], teacher=request.user):
+            messages.success(request, f"Accepted the auto grade: {self.auto_points(submission)} points.")
+        else:
+            # A colleague corrected it meanwhile, or it is not graded: their grade stands.
+            messages.warning(request, "Nothing accepted: this answer has no auto grade or already has a teacher's.")
+        return redirect(reverse("admin:grader_submission_change", args=[submission.pk]))
 
     @admin.action(description="Accept the auto grade of the selected submissions (counts as a training label)")
     def confirm_auto_grades(self, request, queryset):
@@ -313,6 +352,11 @@ class SubmissionAdmin(CourseScopedAdmin):
             path("agreement/trend.png", wrap(self.trend_png_view), name="grader_submission_agreement_trend"),
             path("groups/<int:question_id>/", wrap(self.groups_view), name="grader_submission_groups"),
             path("<int:submission_id>/similar/", wrap(self.similar_view), name="grader_submission_similar"),
+            path(
+                "<int:submission_id>/accept/",
+                wrap(self.accept_auto_grade_view),
+                name="grader_submission_accept_auto_grade",
+            ),
             *super().get_urls(),
         ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from grader.models import Submission
 
@@ -34,3 +35,20 @@ def review_reason_texts(codes: Iterable[str]) -> list[str]:
 def confidence_percent(confidence: float | None) -> str:
     """``0.873`` → ``"87 %"``; ``"-"`` when not graded (or graded before confidences were recorded)."""
     return "-" if confidence is None else f"{confidence * 100:.0f} %"
+
+
+def points_text(points: Decimal | None, max_points: Decimal) -> str:
+    """``1.50`` of ``5.00`` → ``"1.5 / 5"``: out of how many, without the database's trailing zeros."""
+    if points is None:
+        return "-"
+    return f"{_plain(points)} / {_plain(max_points)}"
+
+
+def similarity_text(similarity: float | None) -> str:
+    """``0.41898804903030396`` → ``"0.42"``: two decimals are as much as a person can use."""
+    return "-" if similarity is None else f"{similarity:.2f}"
+
+
+def _plain(number: Decimal) -> str:
+    # normalize() drops trailing zeros but writes 10 as 1E+1; the fixed-point format writes it back as 10.
+    return f"{Decimal(number).normalize():f}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.models import Correction, Submission
+from grader.workspace.review_text import points_text
 from tests.workspace.conftest import PASSWORD
 
 CHROMIUM = os.environ.get("GRADER_CHROMIUM", "/usr/bin/chromium")
@@ -91,7 +92,7 @@ def test_teacher_reviews_a_class_in_the_browser(
     corrected_row = page.locator("#result_list tr", has_text=vague.student_ref)
     assert corrected_row.locator("input[name$='-corrected_points']").input_value() == "1.00"
     assert "ada, " in corrected_row.inner_text()  # who corrected it, beside the auto grade
-    assert str(vague.points) in corrected_row.inner_text()
+    assert points_text(vague.points, vague.question.max_points) in corrected_row.inner_text()
 
     # Correct one on its page, then fix the answers like it.
     first = class_answers[0]

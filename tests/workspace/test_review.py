@@ -231,3 +231,96 @@ def test_every_reason_the_scoring_step_gives_has_words_for_teachers():
     assert {"low_confidence", "negation", "blank"} <= codes
     assert codes <= set(REVIEW_REASON_TEXT)
     assert review_reason_texts(["negation", "something_new"]) == [REVIEW_REASON_TEXT["negation"], "something_new"]
+
+
+def test_detail_page_shows_points_out_of_the_maximum_and_similarity_for_people(client, owner, class_answers):
+    client.force_login(owner)
+    submission = class_answers[0]
+    Submission.objects.filter(pk=submission.pk).update(points=Decimal("1.50"), similarity=0.41898804903030396)
+    html = client.get(f"/admin/grader/submission/{submission.pk}/change/").content.decode()
+    maximum = f"{submission.question.max_points.normalize():f}"
+    assert f"1.5 / {maximum}" in html
+    assert ">0.42<" in html and "0.418988" not in html and "0.419" not in html
+
+
+def test_detail_page_title_uses_the_status_words_of_the_field(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[1]
+    _await_review(flagged, confidence=0.4, reasons="negation")
+    page = client.get(f"/admin/grader/submission/{flagged.pk}/change/")
+    html = page.content.decode()
+    assert page.context["subtitle"] == f"submission {flagged.pk} (awaiting review)"
+    assert f"<h2>submission {flagged.pk} (awaiting review)</h2>" in html
+    assert "needs_review" not in html.split('id="submission_form"')[0]  # title, breadcrumbs
+
+
+def test_the_explanation_and_the_accept_button_come_before_the_correction_form(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[1]
+    _await_review(flagged, confidence=0.4, reasons="negation")
+    html = client.get(f"/admin/grader/submission/{flagged.pk}/change/").content.decode()
+    explanation, accept, correction = (
+        html.index("Why this grade"),
+        html.index('form="accept-auto-grade"'),
+        html.index('name="correct_points"'),
+    )
+    assert explanation < accept < correction
+    # The accept button belongs to its own form, outside the correction form: Enter in the points field saves them.
+    accept_form = html.index('<form id="accept-auto-grade"')
+    assert accept_form < html.index('id="submission_form"')
+    assert html.index("</form>", accept_form) < html.index('id="submission_form"')
+
+
+def test_one_click_accepts_the_auto_grade_of_an_answer_awaiting_review(client, owner, class_answers):
+    client.force_login(owner)
+    flagged = class_answers[1]
+    _await_review(flagged, confidence=0.4, reasons="negation")
+    url = f"/admin/grader/submission/{flagged.pk}/accept/"
+    assert client.get(url).status_code == 405
+    response = client.post(url)
+    assert response.status_code == 302 and response.url == f"/admin/grader/submission/{flagged.pk}/change/"
+    flagged.refresh_from_db()
+    assert (flagged.status, flagged.corrected_points) == ("graded", flagged.points)
+    correction = Correction.objects.get(submission=flagged)
+    assert (correction.teacher, correction.points, correction.comment) == (
+        owner,
+        flagged.points,
+        "Auto grade confirmed.",
+    )
+    page = client.get(response.url)
+    assert "Accepted the auto grade" in page.content.decode()
+    assert not page.context["can_accept_auto_grade"]  # released: nothing left to accept
+    # A second click (another tab) changes nothing.
+    client.post(url)
+    assert Correction.objects.filter(submission=flagged).count() == 1
+
+
+def test_accepting_never_overwrites_a_teachers_grade(client, owner, colleague, class_answers):
+    flagged = class_answers[1]
+    _await_review(flagged, confidence=0.4, reasons="negation")
+    client.force_login(owner)
+    page = client.get(f"/admin/grader/submission/{flagged.pk}/change/")
+    assert page.context["can_accept_auto_grade"]
+    # A colleague corrects it while the page is open; the stale button must not replace their points.
+    client.force_login(colleague)
+    client.post(f"/admin/grader/submission/{flagged.pk}/change/",
+                {"correct_points": "0", "_continue": "1",
+                 "corrections-TOTAL_FORMS": "0", "corrections-INITIAL_FORMS": "0"})  # fmt: skip
+    client.force_login(owner)
+    client.post(f"/admin/grader/submission/{flagged.pk}/accept/")
+    flagged.refresh_from_db()
+    assert flagged.corrected_points == Decimal("0")
+    assert Correction.objects.filter(submission=flagged).count() == 1
+
+
+def test_no_accept_button_on_a_released_grade_and_none_for_another_course(client, owner, stranger, class_answers):
+    client.force_login(owner)
+    released = class_answers[0]
+    assert released.status == "graded"
+    page = client.get(f"/admin/grader/submission/{released.pk}/change/")
+    assert not page.context["can_accept_auto_grade"] and 'form="accept-auto-grade"' not in page.content.decode()
+    flagged = class_answers[1]
+    _await_review(flagged, confidence=0.4, reasons="negation")
+    client.force_login(stranger)
+    assert client.post(f"/admin/grader/submission/{flagged.pk}/accept/").status_code == 404
+    assert not Correction.objects.exists()
