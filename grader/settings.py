@@ -367,6 +367,8 @@ if GRADER_PROMOTION_METRIC not in ("rmse", "pearson", "pass_fail_accuracy"):
 GRADER_PROMOTION_TOLERANCE = env.float("GRADER_PROMOTION_TOLERANCE", default=0.02)
 GRADER_PROMOTION_RESAMPLES = env.int("GRADER_PROMOTION_RESAMPLES", default=2000)
 GRADER_PROMOTION_CONFIDENCE = env.float("GRADER_PROMOTION_CONFIDENCE", default=0.95)
+# Fewer held-out answers than this: no promotion, the interval would not mean much.
+GRADER_PROMOTION_MIN_ANSWERS = env.int("GRADER_PROMOTION_MIN_ANSWERS", default=20)
 if not 0 < GRADER_PROMOTION_CONFIDENCE < 1 or GRADER_PROMOTION_RESAMPLES < 100:
     raise ValueError("GRADER_PROMOTION_CONFIDENCE must be in (0, 1) and GRADER_PROMOTION_RESAMPLES at least 100")
 GRADER_PROMOTION_ADVERSARIAL_CSV = env.str(

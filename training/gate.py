@@ -51,6 +51,8 @@ class GateRule:
     resamples: int = 2000
     confidence: float = 0.95
     pass_fraction: float = 0.5
+    # Below this many held-out answers a percentile bootstrap is too optimistic to tell a gain from chance.
+    min_answers: int = 20
 
 
 def _metrics(predicted: np.ndarray, human: np.ndarray, max_points: np.ndarray, pass_fraction: float) -> dict:
@@ -130,6 +132,10 @@ def gate_verdict(*, grades: HeldOutGrades, rule: GateRule, adversarial: dict | N
         "adversarial": adversarial,
     }
     n = len(grades.human)
+    if n < rule.min_answers:
+        reason = (f"Rejected: only {n} held-out answers; at least {rule.min_answers} are needed to tell a real "
+                  "improvement from chance.")  # fmt: skip
+        return {**decision, "promote": False, "reason": reason}
     primary = intervals[rule.primary]
     label = LABELS[rule.primary]
     shown = f"{label} {_fmt(candidate[rule.primary])} vs {_fmt(replaced[rule.primary])}"

@@ -319,6 +319,7 @@ def gate_rule() -> GateRule:
         resamples=settings.GRADER_PROMOTION_RESAMPLES,
         confidence=settings.GRADER_PROMOTION_CONFIDENCE,
         pass_fraction=settings.GRADER_PASS_FRACTION,
+        min_answers=settings.GRADER_PROMOTION_MIN_ANSWERS,
     )
 
 

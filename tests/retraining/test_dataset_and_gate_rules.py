@@ -125,9 +125,20 @@ def test_a_small_gain_on_few_answers_is_not_enough():
     candidate = replaced.copy()
     worst = int(np.argmax(np.abs(replaced - human)))
     candidate[worst] = human[worst]  # one answer graded right
-    decision = gate_verdict(grades=HeldOutGrades(human, [10.0] * 12, candidate, replaced), rule=GateRule())
+    rule = GateRule(min_answers=1)  # the interval decides, not the minimum
+    decision = gate_verdict(grades=HeldOutGrades(human, [10.0] * 12, candidate, replaced), rule=rule)
     assert decision["intervals"]["rmse"]["improvement"] > 0
     assert decision["promote"] is False
+
+
+def test_too_few_held_out_answers_never_promote_even_a_clear_gain():
+    human, replaced = _held_out(n=8)
+    exact = gate_verdict(grades=HeldOutGrades(human, [10.0] * 8, human, replaced), rule=GateRule(min_answers=20))
+    assert exact["promote"] is False
+    assert exact["reason"].startswith("Rejected: only 8 held-out answers")
+    assert gate_verdict(grades=HeldOutGrades(human, [10.0] * 8, human, replaced), rule=GateRule(min_answers=8))[
+        "promote"
+    ]
 
 
 def test_a_gain_in_rmse_that_costs_pass_fail_accuracy_or_adversarial_catches_is_rejected():
