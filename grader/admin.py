@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from grader.models import ModelVersion, TrainingRun
 from grader.services.model_versions import model_version_activate
@@ -42,7 +43,10 @@ class ModelLifecycleAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ModelLifecycleAdmin):
-    list_display = ["name", "status", "parent", "held_out", "verdict", "created_at", "activated_at"]
+    list_display = [
+        "name", "status", "parent", "gate_rmse", "gate_pearson", "gate_accuracy", "gate_interval", "verdict",
+        "created_at", "activated_at",
+    ]  # fmt: skip
     list_filter = ["status"]
     readonly_fields = [
         "name",
@@ -50,6 +54,7 @@ class ModelVersionAdmin(ModelLifecycleAdmin):
         "status",
         "artifact_path",
         "sha256",
+        "gate_summary",
         "evaluation",
         "dry_run",
         "metrics",
@@ -59,16 +64,60 @@ class ModelVersionAdmin(ModelLifecycleAdmin):
     ]
     actions = ["activate", "dry_run_diff"]
 
-    @admin.display(description="held-out (this / replaced)")
-    def held_out(self, obj: ModelVersion) -> str:
-        gate = (obj.evaluation or {}).get("gate") or {}
-        if gate.get("candidate") is None:
+    # The gate's grade-level comparison on the held-out answers: this version / the version it would replace.
+    @admin.display(description="RMSE (this / replaced)")
+    def gate_rmse(self, obj: ModelVersion) -> str:
+        return _side_by_side(_gate(obj), "rmse")
+
+    @admin.display(description="Pearson (this / replaced)")
+    def gate_pearson(self, obj: ModelVersion) -> str:
+        return _side_by_side(_gate(obj), "pearson")
+
+    @admin.display(description="pass/fail accuracy (this / replaced)")
+    def gate_accuracy(self, obj: ModelVersion) -> str:
+        return _side_by_side(_gate(obj), "pass_fail_accuracy")
+
+    @admin.display(description="gain interval")
+    def gate_interval(self, obj: ModelVersion) -> str:
+        gate = _gate(obj)
+        interval = (gate.get("intervals") or {}).get(gate.get("primary"))
+        if not interval or interval.get("low") is None:
             return "-"
-        return f"{gate['metric']} {gate['candidate']:.3f} / {gate['replaced']:.3f}"
+        return f"{gate['primary']} {interval['low']:+.3f} to {interval['high']:+.3f} ({gate['confidence']:.0%})"
 
     @admin.display(description="gate")
     def verdict(self, obj: ModelVersion) -> str:
-        return ((obj.evaluation or {}).get("gate") or {}).get("reason", "")
+        return _gate(obj).get("reason", "")
+
+    @admin.display(description="gate: held-out grades, this version vs the one it would replace")
+    def gate_summary(self, obj: ModelVersion) -> str:
+        gate = _gate(obj)
+        if not isinstance(gate.get("candidate"), dict):
+            return gate.get("reason", "-")
+        intervals = gate.get("intervals") or {}
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (label, _number(gate["candidate"].get(name)), _number(gate["replaced"].get(name)),
+                 _interval(intervals.get(name)))
+                for name, label in GATE_LABELS.items()
+            ),
+        )  # fmt: skip
+        adversarial = gate.get("adversarial") or {}
+        caught = (
+            format_html(
+                "<p>Adversarial benchmark, dev half ({} answers): answers built to fool the grader caught {} / {}</p>",
+                adversarial["n"], _share(adversarial.get("candidate")), _share(adversarial.get("replaced")),
+            )
+            if adversarial.get("n")
+            else ""
+        )  # fmt: skip
+        return format_html(
+            "<p>{}</p><table><tr><th>on {} held-out answers</th><th>this version</th><th>replaced</th>"
+            "<th>gain, {} interval</th></tr>{}</table>{}",
+            gate.get("reason", ""), gate["candidate"].get("n"), f"{gate.get('confidence', 0):.0%}", rows, caught,
+        )  # fmt: skip
 
     @admin.action(description="Activate the selected version (rollback or promote)", permissions=["operate"])
     def activate(self, request, queryset):
@@ -87,6 +136,34 @@ class ModelVersionAdmin(ModelLifecycleAdmin):
         for version in queryset:
             transaction.on_commit(lambda pk=version.pk: dry_run_model_version.delay(pk))
         self.message_user(request, "Dry run queued on the training workers; its report appears on each version.")
+
+
+GATE_LABELS = {"rmse": "RMSE (points)", "pearson": "Pearson", "pass_fail_accuracy": "pass/fail accuracy"}
+
+
+def _gate(version: ModelVersion) -> dict:
+    return (version.evaluation or {}).get("gate") or {}
+
+
+def _side_by_side(gate: dict, metric: str) -> str:
+    # Versions gated before the grade-level gate recorded bare numbers here, not both versions' metrics.
+    if not isinstance(gate.get("candidate"), dict):
+        return "-"
+    return f"{_number(gate['candidate'].get(metric))} / {_number(gate['replaced'].get(metric))}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _interval(interval: dict | None) -> str:
+    if not interval or interval.get("low") is None:
+        return "-"
+    return f"{interval['improvement']:+.3f} ({interval['low']:+.3f} to {interval['high']:+.3f})"
 
 
 @admin.register(TrainingRun)

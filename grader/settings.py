@@ -410,13 +410,24 @@ GRADER_MODEL_CACHE_DIR = env.path("GRADER_MODEL_CACHE_DIR", default=str(VAR_DIR 
 GRADER_HELD_OUT_QUESTION_FRACTION = env.float("GRADER_HELD_OUT_QUESTION_FRACTION", default=0.15)
 GRADER_HELD_OUT_ANSWER_FRACTION = env.float("GRADER_HELD_OUT_ANSWER_FRACTION", default=0.15)
 GRADER_HELD_OUT_SEED = env.int("GRADER_HELD_OUT_SEED", default=42)
-# A candidate becomes active only if it beats the active version on the held-out set by this much. The default
-# metric is Pearson of the cosine similarity with the teacher's fraction of the points (independent of the
-# per-question credit thresholds); pearson, spearman, qwk, mae, rmse are on points.
-GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="cosine_pearson")
-if GRADER_PROMOTION_METRIC not in ("cosine_pearson", "cosine_spearman", "pearson", "spearman", "qwk", "mae", "rmse"):
+# A candidate becomes active only if it grades the held-out answers really better than the active version: the
+# paired bootstrap interval (RESAMPLES, CONFIDENCE) of the gain on METRIC (rmse, pearson or pass_fail_accuracy, on
+# the points the workers would give) lies above zero, and the other two lose no more than TOLERANCE (absolute for
+# Pearson and accuracy, relative for RMSE). ADVERSARIAL_CSV (empty: skipped): the candidate must catch no fewer of
+# the benchmark's dev-half answers built to fool the grader.
+GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="rmse")
+if GRADER_PROMOTION_METRIC not in ("rmse", "pearson", "pass_fail_accuracy"):
     raise ValueError(f"GRADER_PROMOTION_METRIC: unknown metric {GRADER_PROMOTION_METRIC!r}")
-GRADER_PROMOTION_MARGIN = env.float("GRADER_PROMOTION_MARGIN", default=0.01)
+GRADER_PROMOTION_TOLERANCE = env.float("GRADER_PROMOTION_TOLERANCE", default=0.02)
+GRADER_PROMOTION_RESAMPLES = env.int("GRADER_PROMOTION_RESAMPLES", default=2000)
+GRADER_PROMOTION_CONFIDENCE = env.float("GRADER_PROMOTION_CONFIDENCE", default=0.95)
+# Fewer held-out answers than this: no promotion, the interval would not mean much.
+GRADER_PROMOTION_MIN_ANSWERS = env.int("GRADER_PROMOTION_MIN_ANSWERS", default=20)
+if not 0 < GRADER_PROMOTION_CONFIDENCE < 1 or GRADER_PROMOTION_RESAMPLES < 100:
+    raise ValueError("GRADER_PROMOTION_CONFIDENCE must be in (0, 1) and GRADER_PROMOTION_RESAMPLES at least 100")
+GRADER_PROMOTION_ADVERSARIAL_CSV = env.str(
+    "GRADER_PROMOTION_ADVERSARIAL_CSV", default=str(BASE_DIR / "bench" / "adversarial" / "answers.csv")
+)
 # How many graded, uncorrected submissions the pre-promotion dry run re-scores (most recent first).
 GRADER_DRY_RUN_LIMIT = env.int("GRADER_DRY_RUN_LIMIT", default=500)
 # After a promotion: "new" grades only new submissions with it; "uncorrected" also regrades every graded

@@ -7,7 +7,8 @@ import requests
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from grader.models import ModelVersion, Submission
+from grader.models import ModelVersion, Submission, TrainingRun
+from grader.services.model_versions import model_version_activate
 from grader.services.submissions import correction_create
 from tests.conftest import wait_until
 
@@ -54,9 +55,14 @@ def test_submit_grade_correct_retrain_and_grade_with_the_new_version(
     # One epoch keeps the test short; the recipe itself (4 epochs) is covered by test_training.py.
     settings.GRADER_TRAIN_EPOCHS = 1
     call_command("retrain")
-    new_version = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
-    assert new_version != base_model_version
+    # One correction on top of the seed pairs is no evidence of better grades: the gate keeps the active version.
+    run = TrainingRun.objects.latest("pk")
+    new_version = run.produced_version
+    assert new_version.status == ModelVersion.Status.REJECTED, run.reason
     assert new_version.parent == base_model_version
+    assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
+    # An operator can still activate it by hand (the admin's Activate action).
+    model_version_activate(version=new_version)
     base_model_version.refresh_from_db()
     assert base_model_version.status == ModelVersion.Status.RETIRED
 

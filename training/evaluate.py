@@ -44,7 +44,11 @@ def held_out_agreement(*, pairs: Sequence[Pair], model: GradingModel) -> dict[st
     QWK runs over the largest scale."""
     if not pairs:
         raise ValueError("no held-out pairs")
-    scores = held_out_grades(pairs=pairs, model=model)
+    return agreement_of_scores(pairs=pairs, scores=held_out_grades(pairs=pairs, model=model))
+
+
+def agreement_of_scores(*, pairs: Sequence[Pair], scores: Sequence[Score]) -> dict[str, float | None]:
+    """held_out_agreement on grades already given (one Score per pair, in order)."""
     predicted = [float(score.points) for score in scores]
     cosines = [
         score.similarities[_references(pair).index(pair.sentence_1)] for pair, score in zip(pairs, scores, strict=True)
@@ -54,24 +58,3 @@ def held_out_agreement(*, pairs: Sequence[Pair], model: GradingModel) -> dict[st
     # The same correlations before the similarity -> points mapping: they do not depend on the credit thresholds.
     raw = agreement(predicted=cosines, human=[p.label for p in pairs], max_score=1)
     return {**metrics, "cosine_pearson": raw["pearson"], "cosine_spearman": raw["spearman"]}
-
-
-HIGHER_IS_BETTER = {
-    "cosine_pearson": True,
-    "cosine_spearman": True,
-    "pearson": True,
-    "spearman": True,
-    "qwk": True,
-    "mae": False,
-    "rmse": False,
-}
-
-
-def improvement(*, candidate: dict, reference: dict, metric: str) -> float | None:
-    """How much better the candidate is on ``metric`` (positive: better), or None if either is undefined."""
-    if metric not in HIGHER_IS_BETTER:
-        raise ValueError(f"unknown metric {metric!r}; one of {sorted(HIGHER_IS_BETTER)}")
-    a, b = candidate.get(metric), reference.get(metric)
-    if a is None or b is None:
-        return None
-    return a - b if HIGHER_IS_BETTER[metric] else b - a

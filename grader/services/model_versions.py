@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -14,7 +15,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from grader.models import Correction, ModelVersion, Question, ReferenceAnswer, Submission, TrainingRun
-from grader.scoring.model import base_model_path, load_model
+from grader.scoring.context import GradingPolicy, calibration_for
+from grader.scoring.model import GradingModel, base_model_path, load_model
 from grader.selectors import model_version_active
 from grader.services.grading_models import NoActiveModelVersion as NoActiveModelVersion  # callers catch it here
 from grader.services.model_artifacts import (
@@ -35,9 +37,11 @@ from grader.services.training_runs import (
     training_runs_reap_dead,
 )
 from grader.services.training_runs import TrainingAlreadyRunning as TrainingAlreadyRunning  # callers catch it here
+from training.adversarial_benchmark import grade_cases, load_cases, summarize
 from training.dataset import Pair, Split, build_training_set, dataset_sha256, load_pairs_csv, split_held_out
-from training.evaluate import held_out_agreement, improvement
+from training.evaluate import agreement_of_scores, held_out_grades
 from training.finetune import FineTuneResult, Hyperparameters, fine_tune, resolve_precision
+from training.gate import GateRule, HeldOutGrades, gate_verdict
 from training.onnx_export import export_onnx
 
 logger = logging.getLogger(__name__)
@@ -243,23 +247,50 @@ def _scratch_root() -> Path:
 
 
 def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split) -> dict:
-    """Held-out agreement of the candidate and of the model it would replace, on the same pairs."""
+    """The candidate and the model it would replace, each grading the same held-out answers (and the adversarial
+    benchmark's dev half) through the workers' pipeline; the per-answer points are kept for the gate's bootstrap."""
     if not split.held_out:
         return {"held_out_size": 0}
     # Both graded as the workers grade (backend, similarity scale, calibration, guards), each model loaded for
     # this evaluation alone: the training process's kept model stays as it was.
-    candidate = held_out_agreement(pairs=split.held_out, model=load_model(path=candidate_dir, keep=False))
-    replaced = held_out_agreement(
-        pairs=split.held_out,
-        model=load_model(path=base_dir, version_id=base.pk if base is not None else None, keep=False),
+    candidate_model = load_model(path=candidate_dir, keep=False)
+    replaced_model = load_model(path=base_dir, version_id=base.pk if base is not None else None, keep=False)
+    candidate_scores = held_out_grades(pairs=split.held_out, model=candidate_model)
+    replaced_scores = held_out_grades(pairs=split.held_out, model=replaced_model)
+    grades = HeldOutGrades(
+        human=[pair.label * pair.max_points for pair in split.held_out],
+        max_points=[pair.max_points for pair in split.held_out],
+        candidate=[float(score.points) for score in candidate_scores],
+        replaced=[float(score.points) for score in replaced_scores],
     )
     return {
         "held_out_size": len(split.held_out),
         "held_out_questions": len({pair.question or pair.sentence_1 for pair in split.held_out}),
-        "candidate": candidate,
-        "replaced": replaced,
+        "candidate": agreement_of_scores(pairs=split.held_out, scores=candidate_scores),
+        "replaced": agreement_of_scores(pairs=split.held_out, scores=replaced_scores),
         "replaced_version": base.name if base is not None else "base model (untrained)",
+        "held_out_grades": grades.as_dict(),
+        "adversarial": _adversarial_dev(candidate=candidate_model, replaced=replaced_model),
     }
+
+
+def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel) -> dict | None:
+    """The share of the adversarial benchmark's dev-half answers built to fool the grader that each model catches
+    (below the pass mark or routed to a teacher); None when the benchmark is not configured or not present."""
+    path = settings.GRADER_PROMOTION_ADVERSARIAL_CSV
+    if not path or not Path(path).is_file():
+        return None
+    cases = [case for case in load_cases(path) if case.split == "dev"]
+    if not cases:
+        return None
+    calibration = calibration_for()
+    policy = GradingPolicy.defaults(max_points=Decimal(1))  # each case is graded on its own maximum
+    caught = {}
+    for side, model in (("candidate", candidate), ("replaced", replaced)):
+        scores = grade_cases(cases, model=model, calibration=calibration, policy=policy)
+        report = summarize(cases, scores, pass_fraction=settings.GRADER_PASS_FRACTION)
+        caught[side] = report["dev"]["fooling_caught"]
+    return {"n": len(cases), **caught}
 
 
 @transaction.atomic
@@ -287,26 +318,26 @@ def _record_candidate(
     return version
 
 
+def gate_rule() -> GateRule:
+    return GateRule(
+        primary=settings.GRADER_PROMOTION_METRIC,
+        tolerance=settings.GRADER_PROMOTION_TOLERANCE,
+        resamples=settings.GRADER_PROMOTION_RESAMPLES,
+        confidence=settings.GRADER_PROMOTION_CONFIDENCE,
+        pass_fraction=settings.GRADER_PASS_FRACTION,
+        min_answers=settings.GRADER_PROMOTION_MIN_ANSWERS,
+    )
+
+
 def gate_decision(*, evaluation: dict, has_parent: bool) -> dict:
-    """Promote only if the candidate beats the version it would replace by the margin on the held-out set."""
-    metric = settings.GRADER_PROMOTION_METRIC
-    margin = settings.GRADER_PROMOTION_MARGIN
-    decision = {"metric": metric, "margin": margin}
+    """Promote only a candidate that grades the held-out answers really better than the version it would replace
+    (training.gate.gate_verdict); the first version has nothing to beat."""
     if not has_parent:
-        return {**decision, "promote": True, "reason": "First version: there is no active version to beat."}
+        return {"promote": True, "reason": "First version: there is no active version to beat."}
     if not evaluation.get("held_out_size"):
-        return {**decision, "promote": False, "reason": "Rejected: the held-out set is empty, nothing to compare on."}
-    candidate = evaluation["candidate"].get(metric)
-    replaced = evaluation["replaced"].get(metric)
-    gain = improvement(candidate=evaluation["candidate"], reference=evaluation["replaced"], metric=metric)
-    decision.update(candidate=candidate, replaced=replaced, improvement=gain)
-    if gain is None:
-        return {**decision, "promote": False, "reason": f"Rejected: held-out {metric} is undefined."}
-    if gain >= margin:
-        verdict = f"Promoted: held-out {metric} {candidate:.4f} vs {replaced:.4f} (+{gain:.4f} >= margin {margin})."
-        return {**decision, "promote": True, "reason": verdict}
-    verdict = f"Rejected: held-out {metric} {candidate:.4f} vs {replaced:.4f} ({gain:+.4f} < margin {margin})."
-    return {**decision, "promote": False, "reason": verdict}
+        return {"promote": False, "reason": "Rejected: the held-out set is empty, nothing to compare on."}
+    grades = HeldOutGrades.from_dict(evaluation["held_out_grades"])
+    return gate_verdict(grades=grades, rule=gate_rule(), adversarial=evaluation.get("adversarial"))
 
 
 def _decide(*, run: TrainingRun, version: ModelVersion) -> TrainingRun:

@@ -38,8 +38,6 @@ def fast_training(settings):
     """One epoch and a progress write at every step: the real recipe, shortened for the tests."""
     settings.GRADER_TRAIN_EPOCHS = 1
     settings.GRADER_TRAINING_PROGRESS_SECONDS = 0
-    settings.GRADER_PROMOTION_MARGIN = 0.02
-    settings.GRADER_PROMOTION_METRIC = "cosine_pearson"
     return settings
 
 

@@ -3,40 +3,106 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from grader.models import ModelVersion, Submission, TrainingRun
 from grader.services import model_versions
 from grader.services.grading_models import model_for_active_version
 from grader.services.model_artifacts import model_version_local_path
-from grader.services.model_versions import model_retrain
+from grader.services.model_versions import model_retrain, model_retrain_dataset, model_version_activate
 from grader.services.submissions import submission_create, submission_grade
 from tests.retraining.conftest import UNCORRECTED_ANSWERS, grades_snapshot
-from training.dataset import Pair
+from training.dataset import Pair, split_held_out
+from training.evaluate import held_out_grades
 from training.finetune import directory_sha256
 
 pytestmark = pytest.mark.django_db
 
 
-def test_corrections_train_a_version_that_beats_its_parent_on_held_out_data_and_becomes_active(
+def _held_out() -> list[Pair]:
+    return split_held_out(
+        model_retrain_dataset(),
+        question_fraction=settings.GRADER_HELD_OUT_QUESTION_FRACTION,
+        answer_fraction=settings.GRADER_HELD_OUT_ANSWER_FRACTION,
+        seed=settings.GRADER_HELD_OUT_SEED,
+    ).held_out
+
+
+def test_a_retrain_whose_held_out_grades_are_not_reliably_better_is_rejected(
     corrected_course, base_model_version, fast_training
 ):
+    """One epoch on the demo course's corrections: the gate grades both versions as the workers do and finds
+    the gain within chance, so the active version stays."""
     before = grades_snapshot()
 
     run = model_retrain(trigger="test")
 
     version = run.produced_version
     assert run.status == TrainingRun.Status.SUCCEEDED
-    assert version.status == ModelVersion.Status.ACTIVE
-    assert version.parent == base_model_version
-    base_model_version.refresh_from_db()
-    assert base_model_version.status == ModelVersion.Status.RETIRED
-    # Held-out agreement of both, on the same pairs, and the numbers that decided.
-    candidate, parent = version.evaluation["candidate"], version.evaluation["replaced"]
-    assert candidate["n"] == parent["n"] == run.held_out_size > 0
-    assert candidate["cosine_pearson"] > parent["cosine_pearson"] + fast_training.GRADER_PROMOTION_MARGIN
-    assert {"pearson", "spearman", "mae", "qwk"} <= candidate.keys()
-    assert version.evaluation["gate"]["promote"] is True
-    assert run.reason.startswith("Promoted: held-out cosine_pearson")
+    assert version.status == ModelVersion.Status.REJECTED
+    gate = version.evaluation["gate"]
+    assert gate["promote"] is False
+    assert gate["primary"] == "rmse"
+    assert gate["intervals"]["rmse"]["low"] <= 0
+    assert gate["candidate"]["n"] == gate["replaced"]["n"] == run.held_out_size > 0
+    assert {"rmse", "pearson", "pass_fail_accuracy"} <= gate["candidate"].keys()
+    assert run.reason == gate["reason"]
+    assert run.reason.startswith(f"Rejected: on {run.held_out_size} held-out answers")
+    # The gate's grades of the active version are the workers' grades of the same held-out answers.
+    _, deployed = model_for_active_version()
+    held_out = _held_out()
+    assert version.evaluation["held_out_grades"]["replaced"] == [
+        float(score.points) for score in held_out_grades(pairs=held_out, model=deployed)
+    ]
+    assert version.evaluation["held_out_grades"]["human"] == [pair.label * pair.max_points for pair in held_out]
+    # The adversarial benchmark's dev half was graded by both.
+    adversarial = gate["adversarial"]
+    assert adversarial["n"] > 0
+    assert 0 <= adversarial["candidate"] <= 1 and 0 <= adversarial["replaced"] <= 1
+    assert version.dry_run == {}  # no promotion, no dry run
+    assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
+    assert grades_snapshot() == before
+
+
+def test_a_corrupted_candidate_is_rejected_and_a_retrain_that_really_beats_it_is_promoted(
+    corrected_course, base_model_version, fast_training, monkeypatch
+):
+    real_fine_tune = model_versions.fine_tune
+
+    def fine_tune_on_inverted_labels(*, pairs, **kwargs):
+        inverted = [Pair(p.sentence_0, p.sentence_1, 1.0 - p.label) for p in pairs]
+        return real_fine_tune(pairs=inverted, **kwargs)
+
+    monkeypatch.setattr(model_versions, "fine_tune", fine_tune_on_inverted_labels)
+    before = grades_snapshot()
+
+    corrupted_run = model_retrain(trigger="test")
+
+    corrupted = corrupted_run.produced_version
+    assert corrupted.status == ModelVersion.Status.REJECTED
+    assert corrupted.evaluation["gate"]["promote"] is False
+    assert corrupted_run.reason.startswith("Rejected")
+    assert corrupted.dry_run == {}
+    assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
+    assert grades_snapshot() == before
+
+    # An operator activates the corrupted version by hand; a retrain on the real corrections must beat it.
+    monkeypatch.setattr(model_versions, "fine_tune", real_fine_tune)
+    model_version_activate(version=corrupted)
+
+    run = model_retrain(trigger="test", force=True)  # same data as the run that produced the corrupted version
+
+    version = run.produced_version
+    assert run.status == TrainingRun.Status.SUCCEEDED
+    assert version.status == ModelVersion.Status.ACTIVE, run.reason
+    assert version.parent == corrupted
+    corrupted.refresh_from_db()
+    assert corrupted.status == ModelVersion.Status.RETIRED
+    gate = version.evaluation["gate"]
+    assert gate["promote"] is True
+    assert gate["intervals"]["rmse"]["low"] > 0
+    assert gate["candidate"]["rmse"] < gate["replaced"]["rmse"]
+    assert run.reason.startswith(f"Promoted: on {run.held_out_size} held-out answers")
     # Held-out pairs are not trained on; the split is recorded on the run.
     assert run.train_size + run.held_out_size == run.dataset_size
     assert run.dataset_size > 92  # the seed pairs plus the teacher's corrections against other references
@@ -63,33 +129,3 @@ def test_corrections_train_a_version_that_beats_its_parent_on_held_out_data_and_
     assert again.status == TrainingRun.Status.SKIPPED
     assert f"Nothing new since training run {run.pk}" in again.reason
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == version
-
-
-def test_a_candidate_trained_on_corrupted_labels_is_rejected_and_the_active_version_stays(
-    corrected_course, base_model_version, fast_training, monkeypatch
-):
-    real_fine_tune = model_versions.fine_tune
-
-    def fine_tune_on_inverted_labels(*, pairs, **kwargs):
-        # Inverted, not merely shuffled: one epoch on shuffled labels still raised held-out Pearson on this data
-        # (0.276 -> 0.355, about as much as the real labels), so it does not make a worse model here.
-        inverted = [Pair(p.sentence_0, p.sentence_1, 1.0 - p.label) for p in pairs]
-        return real_fine_tune(pairs=inverted, **kwargs)
-
-    monkeypatch.setattr(model_versions, "fine_tune", fine_tune_on_inverted_labels)
-    before = grades_snapshot()
-
-    run = model_retrain(trigger="test")
-
-    version = run.produced_version
-    assert run.status == TrainingRun.Status.SUCCEEDED
-    assert version.status == ModelVersion.Status.REJECTED
-    gate = version.evaluation["gate"]
-    assert gate["promote"] is False
-    assert gate["improvement"] < fast_training.GRADER_PROMOTION_MARGIN
-    assert gate["candidate"] == version.evaluation["candidate"]["cosine_pearson"]
-    assert gate["replaced"] == version.evaluation["replaced"]["cosine_pearson"]
-    assert run.reason.startswith("Rejected: held-out cosine_pearson")
-    assert version.dry_run == {}  # no promotion, no dry run
-    assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
-    assert grades_snapshot() == before

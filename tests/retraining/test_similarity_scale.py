@@ -60,7 +60,7 @@ def test_grading_reads_similarities_through_the_versions_map(base_model_version,
 
 def test_a_retrained_version_carries_its_map_and_grading_loads_it(corrected_course, fast_training):
     from grader.services.grading_models import model_for_active_version
-    from grader.services.model_versions import model_retrain
+    from grader.services.model_versions import model_retrain, model_version_activate
 
     fast_training.GRADER_SIMILARITY_SCALE_MIN_ANSWERS = 3
     run = model_retrain(trigger="test")
@@ -68,6 +68,8 @@ def test_a_retrained_version_carries_its_map_and_grading_loads_it(corrected_cour
     version = run.produced_version
     assert (artifact_dir(version) / SCALE_FILE).exists()  # stored, and covered by the version's sha256
     assert f"similarity scale fitted on {len(UNCORRECTED_ANSWERS)} uncorrected answers" in run.log
+    # Whether the gate promotes it or not: once active (here by hand), grading loads it with its map.
+    model_version_activate(version=version)
     active, encoder = model_for_active_version()
     assert active == version and encoder.scale is not None and encoder.scale.answers == len(UNCORRECTED_ANSWERS)
 
