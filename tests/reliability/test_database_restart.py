@@ -64,7 +64,7 @@ def test_the_api_answers_503_with_retry_after_while_its_database_is_down_and_rec
 ):
     # gunicorn on a PostgreSQL cluster of this test's own, which is really stopped and started again.
     database = {"DATABASE_URL": private_postgres.url}
-    for command in (["migrate", "--noinput"], ["load_demo"]):
+    for command in (["migrate", "--noinput"], ["load_demo", "--demo-superuser"]):
         setup = launcher.manage(*command, broker_url=shared_broker_url, **database)
         assert setup.popen.wait(timeout=600) == 0, setup.log()[-3000:]
     token = re.search(r"API token \(demo-lms\): (\S+)", setup.log()).group(1)
