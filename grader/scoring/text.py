@@ -39,8 +39,10 @@ def bigrams(tokens: list[str]) -> set[tuple[str, str]]:
     return set(itertools.pairwise(tokens))
 
 
-# Words that deny the clause they stand in, besides NEGATIONS: "fails to rise" says the opposite of "rises".
-DENIALS = frozenset("fail fails failed failing refuse refuses refused lack lacks lacking unable neither".split())
+# Words that deny the clause they stand in, besides NEGATIONS: "refuses to give aid" says the opposite of "gives".
+DENIALS = frozenset("refuse refuses refused lack lacks lacking unable neither".split())
+# "fails to rise" denies the rising; "fails on new data" states a failure, it denies nothing.
+FAILS = frozenset("fail fails failed failing".split())
 # A clause opened by one of these states a condition, not a claim: "when the class has no constructor" agrees with
 # "if a constructor is defined ..." as often as it denies it.
 CONDITIONS = frozenset("if when whenever unless once".split())
@@ -131,8 +133,9 @@ def clauses(text: str) -> list[Clause]:
             continue
         denials = 0
         topics, directions = set(), {}
-        for word in tokens:
-            if word in NEGATIONS or word.endswith("n't") or word in DENIALS:
+        for position, word in enumerate(tokens):
+            following = tokens[position + 1] if position + 1 < len(tokens) else ""
+            if word in NEGATIONS or word.endswith("n't") or word in DENIALS or (word in FAILS and following == "to"):
                 denials += 1
                 continue
             if word in STOPWORDS:

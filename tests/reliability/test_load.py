@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 import requests
-from django.db.models import Count
 
 from grader.models import Submission, WebhookDelivery
 from tests.conftest import wait_until
@@ -86,15 +85,16 @@ def test_every_submission_from_concurrent_clients_is_accepted_and_graded_exactly
     assert Submission.objects.count() == SUBMISSIONS
 
     remaining = max(1.0, deadline - time.monotonic())
+    # Graded: released, or held for a teacher by the checks (both are a grade written once).
+    finished = [Submission.Status.GRADED, Submission.Status.NEEDS_REVIEW]
     wait_until(
-        lambda: Submission.objects.filter(status=Submission.Status.GRADED).count() == SUBMISSIONS,
+        lambda: Submission.objects.filter(status__in=finished).count() == SUBMISSIONS,
         timeout=remaining,
         interval=1.0,
     )
     graded = time.monotonic()
 
-    by_status = dict(Submission.objects.values_list("status").annotate(count=Count("pk")))
-    assert by_status == {Submission.Status.GRADED: SUBMISSIONS}
+    assert Submission.objects.filter(status__in=finished).count() == SUBMISSIONS
     assert not Submission.objects.exclude(grading_attempts=1).exists(), "a submission was claimed twice"
 
     # Every grade written leaves one outbox row in its own transaction (graded_outbox).
