@@ -16,17 +16,16 @@ import csv
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
 from grader.scoring.calibration import Calibration
-from grader.scoring.context import GradingPolicy, context_from_texts
-from grader.scoring.grading import Score, grade_answer
+from grader.scoring.context import GradingPolicy
+from grader.scoring.grading import Score, grade_texts
 from grader.scoring.model import GradingModel
-from grader.scoring.signals import Peers
 from training.metrics import expected_calibration_error
 
 # What must be caught (below the pass mark or routed) and never released at high marks.
@@ -73,24 +72,11 @@ def grade_cases(
 ) -> list[Score]:
     """Every case graded as the workers grade a first answer to its question (``policy``'s step, pass mark and
     review risk; each question's own maximum)."""
-    vectors, tokens = model.encode_with_tokens([case.answer for case in cases])
-    contexts = {}
-    scores = []
-    for case, vector, answer_tokens in zip(cases, vectors, tokens, strict=True):
-        if case.question_id not in contexts:
-            question_policy = GradingPolicy(
-                max_points=Decimal(str(case.max_score)),
-                step=policy.step,
-                pass_fraction=policy.pass_fraction,
-                review_risk=policy.review_risk,
-            )
-            contexts[case.question_id] = context_from_texts(
-                model=model, prompt=case.question, references=case.references, calibration=calibration,
-                policy=question_policy,
-            )  # fmt: skip
-        scores.append(grade_answer(context=contexts[case.question_id], answer=case.answer, vector=vector,
-                                   tokens=answer_tokens, peers=Peers.none()))  # fmt: skip
-    return scores
+    items = [
+        (case.question, case.references, replace(policy, max_points=Decimal(str(case.max_score))), case.answer)
+        for case in cases
+    ]
+    return grade_texts(model=model, calibration=calibration, items=items)
 
 
 def summarize(cases: Sequence[Case], scores: Sequence[Score], *, pass_fraction: float) -> dict:

@@ -7,10 +7,9 @@ import math
 from collections.abc import Sequence
 from decimal import Decimal
 
-from grader.scoring.context import GradingPolicy, QuestionContext, calibration_for, context_from_texts
-from grader.scoring.grading import Score, grade_answer
+from grader.scoring.context import GradingPolicy, calibration_for
+from grader.scoring.grading import Score, grade_texts
 from grader.scoring.model import GradingModel
-from grader.scoring.signals import Peers
 from training.dataset import Pair
 from training.metrics import agreement
 
@@ -19,19 +18,16 @@ def held_out_grades(*, pairs: Sequence[Pair], model: GradingModel) -> list[Score
     """Each held-out answer graded as the workers grade it (grader.scoring.grading.grade_answer: the model's backend
     and similarity scale, the calibration, the guards) against its question's prompt and references, with no
     corrections or earlier answers, on its own question's scale."""
-    calibration = calibration_for()
-    contexts: dict[tuple[str, tuple[str, ...], float], QuestionContext] = {}
-    vectors, tokens = model.encode_with_tokens([pair.sentence_0 for pair in pairs])
-    scores = []
-    for pair, vector, answer_tokens in zip(pairs, vectors, tokens, strict=True):
-        key = (pair.prompt, _references(pair), pair.max_points)
-        if key not in contexts:
-            policy = GradingPolicy.defaults(max_points=Decimal(str(pair.max_points)))
-            contexts[key] = context_from_texts(model=model, prompt=pair.prompt, references=key[1],
-                                               calibration=calibration, policy=policy)  # fmt: skip
-        scores.append(grade_answer(context=contexts[key], answer=pair.sentence_0, vector=vector, tokens=answer_tokens,
-                                   peers=Peers.none()))  # fmt: skip
-    return scores
+    items = [
+        (
+            pair.prompt,
+            _references(pair),
+            GradingPolicy.defaults(max_points=Decimal(str(pair.max_points))),
+            pair.sentence_0,
+        )
+        for pair in pairs
+    ]
+    return grade_texts(model=model, calibration=calibration_for(), items=items)
 
 
 def _references(pair: Pair) -> tuple[str, ...]:

@@ -36,8 +36,8 @@ from grader.scoring.calibration import Calibration, Evidence, cold_design, fit_l
 from grader.scoring.calibration import feedback_features as _feedback_row
 from grader.scoring.context import GradingPolicy, QuestionContext
 from grader.scoring.grading import Score, grade_answer, score_signals
-from grader.scoring.signals import Peers, QuestionEncoding, Signals, answer_signals
-from grader.scoring.similarity_scale import MAPPED, SimilarityScale
+from grader.scoring.signals import Peers, QuestionEncoding, Signals, answer_signals, signal_columns
+from grader.scoring.similarity_scale import SimilarityScale
 from training.adversarial import generate as generate_adversarial
 from training.metrics import agreement, binary_agreement
 
@@ -259,18 +259,6 @@ def _features(items: Sequence[Item], indices: Sequence[int], table: VectorTable,
     return np.stack([signals.features for signals in _signals(items, indices, table, seed=seed)])
 
 
-def _signal_values(signals: Sequence[Signals]) -> dict[str, np.ndarray]:
-    """Each signal the similarity scale maps, over the answers (NaN where there is no consensus)."""
-    values = {
-        "similarity": [s.similarity for s in signals],
-        "question_similarity": [s.question_similarity for s in signals],
-        "consensus": [np.nan if s.consensus is None else s.consensus for s in signals],
-        "demoted_similarity": [s.demoted for s in signals],
-        "reference_alignment": [s.alignment for s in signals],
-    }
-    return {name: np.asarray(values[name], dtype=float) for name in MAPPED}
-
-
 def fit_calibration(
     items: Sequence[Item], indices: Sequence[int], table: VectorTable, *, ks: Sequence[int], seeds: Sequence[int]
 ) -> Calibration:
@@ -376,8 +364,8 @@ def grade_fold(
     if map_similarity_scale and calibration_encode is not None:
         calibration_table = VectorTable(calibration_encode, _texts(items, test))
         scale = SimilarityScale.fit(
-            source=_signal_values(_signals(items, test, table, seed=0)),
-            target=_signal_values(_signals(items, test, calibration_table, seed=0)),
+            source=signal_columns(_signals(items, test, table, seed=0)),
+            target=signal_columns(_signals(items, test, calibration_table, seed=0)),
         )
     test_signals = dict(zip(test, _signals(items, test, table, seed=0, scale=scale), strict=True))
     peers = _peers(items, test, table, seed=0)

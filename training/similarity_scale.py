@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.scoring.model import GradingModel, load_model
-from grader.scoring.signals import Peers, QuestionEncoding, answer_signals
-from grader.scoring.similarity_scale import MAPPED, SimilarityScale
+from grader.scoring.signals import Peers, QuestionEncoding, Signals, answer_signals, signal_columns
+from grader.scoring.similarity_scale import SimilarityScale
 
 
 @dataclass(frozen=True)
@@ -36,28 +36,25 @@ def raw_signals(model: GradingModel, sample: Sequence[ScaleSample]) -> dict[str,
     by_question: dict[str, list[int]] = defaultdict(list)
     for row, item in enumerate(sample):
         by_question[item.question].append(row)
-    values = {name: np.full(len(sample), np.nan) for name in MAPPED}
+    signals: list[Signals | None] = [None] * len(sample)
     for rows in by_question.values():
         first = sample[rows[0]]
+        # One model run gives the references' vectors and their token vectors.
+        reference_vectors, reference_tokens = model.encode_with_tokens(list(first.references))
         encoding = QuestionEncoding(
             prompt=first.prompt,
             references=first.references,
-            reference_vectors=model.encode(list(first.references)),
+            reference_vectors=reference_vectors,
             prompt_vector=model.encode([first.prompt])[0],
             prompt_token_ids=tuple(model.token_ids(first.prompt)),
-            reference_tokens=tuple(model.encode_with_tokens(list(first.references))[1]),
+            reference_tokens=tuple(reference_tokens),
         )
         total = vectors[rows].sum(axis=0)
         for row in rows:
             peers = Peers(total=total - vectors[row], count=len(rows) - 1)
-            signals = answer_signals(answer=sample[row].answer, vector=vectors[row], tokens=tokens[row],
-                                     question=encoding, peers=peers)  # fmt: skip
-            values["similarity"][row] = signals.similarity
-            values["question_similarity"][row] = signals.question_similarity
-            values["consensus"][row] = np.nan if signals.consensus is None else signals.consensus
-            values["demoted_similarity"][row] = signals.demoted
-            values["reference_alignment"][row] = signals.alignment
-    return values
+            signals[row] = answer_signals(answer=sample[row].answer, vector=vectors[row], tokens=tokens[row],
+                                          question=encoding, peers=peers)  # fmt: skip
+    return signal_columns(signals)
 
 
 def fit_similarity_scale(*, model_dir: Path, base_dir: Path, sample: Sequence[ScaleSample]) -> SimilarityScale:

@@ -1,7 +1,8 @@
 """Grading: answers → scores, the one entry point every caller uses.
 
 The workers, the regrade and the dry run, the admin's explanation (``grade_batch``), and `manage.py evaluate`, the
-promotion gate and the similarity-scale fit (``grade_answer``, on contexts built from plain data) all grade here:
+promotion gate, the adversarial benchmark and the similarity-scale fit (``grade_texts`` / ``grade_answer``, on
+contexts built from plain data) all grade here:
 
     answers ──model.encode──▶ vectors + tokens      (one call for the whole batch)
     questions ──context──▶ QuestionContext          (the only ORM reads; references from the model's memory)
@@ -22,7 +23,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grader.scoring.alignment import Tokens
-from grader.scoring.context import QuestionContext, UnsavedVector, question_contexts
+from grader.scoring.calibration import Calibration
+from grader.scoring.context import (
+    GradingPolicy,
+    QuestionContext,
+    UnsavedVector,
+    context_from_texts,
+    question_contexts,
+)
 from grader.scoring.decision import Decision, Reason, decide
 from grader.scoring.model import GradingModel, text_sha256
 from grader.scoring.signals import Peers, Signals, answer_signals
@@ -87,6 +95,24 @@ def score_signals(
     decision = decide(signals, answer=answer, vector=vector, tokens=tokens, context=context)
     best_id = context.reference_ids[signals.best_reference] if context.reference_ids else None
     return Score(signals=signals, decision=decision, best_reference_id=best_id)
+
+
+def grade_texts(
+    *, model: GradingModel, calibration: Calibration, items: Sequence[tuple[str, tuple[str, ...], GradingPolicy, str]]
+) -> list[Score]:
+    """Answers to questions given by their texts alone, ``(prompt, references, policy, answer)``, each graded as a
+    first answer (no corrections, no earlier answers): one encode call for all answers, one context per question."""
+    vectors, tokens = model.encode_with_tokens([answer for *_, answer in items])
+    contexts: dict[tuple[str, tuple[str, ...], GradingPolicy], QuestionContext] = {}
+    scores = []
+    for (prompt, references, policy, answer), vector, answer_tokens in zip(items, vectors, tokens, strict=True):
+        key = (prompt, references, policy)
+        if key not in contexts:
+            contexts[key] = context_from_texts(model=model, prompt=prompt, references=references,
+                                               calibration=calibration, policy=policy)  # fmt: skip
+        scores.append(grade_answer(context=contexts[key], answer=answer, vector=vector, tokens=answer_tokens,
+                                   peers=Peers.none()))  # fmt: skip
+    return scores
 
 
 def grade_batch(*, model: GradingModel, version: ModelVersion, items: Sequence[tuple[Question, str]]) -> GradedBatch:

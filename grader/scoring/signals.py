@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.scoring.alignment import Tokens, reference_alignment
-from grader.scoring.similarity_scale import SimilarityScale
+from grader.scoring.similarity_scale import MAPPED, SimilarityScale
 from grader.scoring.text import content_words
 
 FEATURE_NAMES = (
@@ -126,6 +126,19 @@ def answer_signals(
             references=question.references,
         ),
     )
+
+
+def signal_columns(signals: Sequence[Signals]) -> dict[str, np.ndarray]:
+    """Each signal the similarity scale maps, over several answers, by its name (NaN where there is no consensus):
+    what SimilarityScale.fit reads."""
+    rows = {
+        "similarity": [s.similarity for s in signals],
+        "question_similarity": [s.question_similarity for s in signals],
+        "consensus": [np.nan if s.consensus is None else s.consensus for s in signals],
+        "demoted_similarity": [s.demoted for s in signals],
+        "reference_alignment": [s.alignment for s in signals],
+    }
+    return {name: np.asarray(rows[name], dtype=float) for name in MAPPED}
 
 
 def demoted_similarity(answer_references: np.ndarray, answer_question: float, reference_questions: np.ndarray) -> float:
