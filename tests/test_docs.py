@@ -63,3 +63,8 @@ NAMES = env.list("GRADER_NAMES", default=["a", "b"])  # who may call
     # Code that is not a setting ends a comment's reach: no description rather than a wrong one.
     assert "| `GRADER_UNDOCUMENTED` | boolean | `false` |  |" in page
     assert "| `GRADER_NAMES` | comma-separated list | `a`, `b` | who may call |" in page
+
+
+def test_readme_stays_short() -> None:
+    # The README is the front door: what grader is, the two commands, the loop and the map; the rest is in docs/.
+    assert (PROJECT_DIR / "README.md").stat().st_size <= 12 * 1024
