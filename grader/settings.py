@@ -348,7 +348,7 @@ GRADER_SEED_PAIRS = env.path("GRADER_SEED_PAIRS", default=str(BASE_DIR / "fixtur
 GRADER_WORKER_NICE = env.int("GRADER_WORKER_NICE", default=10)
 # How grading processes run the model: onnx (ONNX Runtime on the version's ONNX export, written when it is trained:
 # the same vectors as torch to 1e-6, under half the resident memory, a little faster) or torch. A version without
-# an export (trained before exports existed, or the packaged base model) runs with torch.
+# an export (the packaged base model, or a version trained with GRADER_EXPORT_ONNX off) runs with torch.
 # onnx-int8: the export's int8 twin, about 2.5x faster on a CPU with VNNI or AMX, cosines within ~0.01 (mean) of
 # the float model's; grading agreement on Mohler in docs/BENCHMARKS.md.
 GRADER_INFERENCE_BACKEND = env.str("GRADER_INFERENCE_BACKEND", default="onnx")
