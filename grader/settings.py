@@ -147,6 +147,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Django system checks to silence by id (e.g. security.W004), for a protection a deployment provides elsewhere.
 SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 
+# --- Logging -----------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

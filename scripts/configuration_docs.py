@@ -190,7 +190,7 @@ def read_settings(source: str) -> list[Setting]:
                 kind=KINDS.get(kind, kind),
                 default=render_default(default, source),
                 description=description_of(line, comments, inline, setting_lines),
-                section=next((title for start, title in reversed(sections) if start < line), "Django"),
+                section=next((title for start, title in reversed(sections) if start < line), "Core"),
                 line=line,
             )
         )
