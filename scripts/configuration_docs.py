@@ -63,17 +63,19 @@ class Setting:
     default: str
     description: str
     section: str
-    line: int
 
 
-def comment_lines(source: str) -> dict[int, str]:
-    """Line number -> text of each comment that stands on a line of its own."""
+def comments_by_line(source: str) -> tuple[dict[int, str], dict[int, str]]:
+    """Line number -> comment text: those on a line of their own, and those that follow code on its line."""
     lines = source.splitlines()
-    found: dict[int, str] = {}
+    whole: dict[int, str] = {}
+    inline: dict[int, str] = {}
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT and lines[token.start[0] - 1].lstrip().startswith("#"):
-            found[token.start[0]] = token.string.lstrip("#").strip()
-    return found
+        if token.type == tokenize.COMMENT:
+            line = token.start[0]
+            found = whole if lines[line - 1].lstrip().startswith("#") else inline
+            found[line] = token.string.lstrip("#").strip()
+    return whole, inline
 
 
 def is_section(comment: str) -> bool:
@@ -103,23 +105,13 @@ def description_of(line: int, comments: dict[int, str], inline: dict[int, str], 
     return " ".join(block)
 
 
-def inline_comments(source: str) -> dict[int, str]:
-    """Line number -> text of each comment that follows code on its line."""
-    lines = source.splitlines()
-    found: dict[int, str] = {}
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT and not lines[token.start[0] - 1].lstrip().startswith("#"):
-            found[token.start[0]] = token.string.lstrip("#").strip()
-    return found
-
-
 # Defaults that name a constant of the settings module, in words.
 NAMED_DEFAULTS = {"EMBEDDED_SECRET_KEY": "an embedded key, for `make run` only (refused on a database server)"}
 
 
 def render_default(node: ast.expr | None, source: str) -> str:
     if node is None:
-        return "(none)"
+        return "required"
     if isinstance(node, ast.Name) and node.id in NAMED_DEFAULTS:
         return NAMED_DEFAULTS[node.id]
     # The settings build some defaults from the repository's folders; show them as a reader sees them.
@@ -164,8 +156,7 @@ def env_call(node: ast.AST) -> tuple[str, str, ast.expr | None] | None:
 
 def read_settings(source: str) -> list[Setting]:
     tree = ast.parse(source)
-    comments = comment_lines(source)
-    inline = inline_comments(source)
+    comments, inline = comments_by_line(source)
     sections = sorted((line, section_title(text)) for line, text in comments.items() if is_section(text))
     calls = sorted(
         ((node.lineno, node.col_offset, found) for node in ast.walk(tree) if (found := env_call(node))),
@@ -191,7 +182,6 @@ def read_settings(source: str) -> list[Setting]:
                 default=render_default(default, source),
                 description=description_of(line, comments, inline, setting_lines),
                 section=next((title for start, title in reversed(sections) if start < line), "Core"),
-                line=line,
             )
         )
     return settings

@@ -68,3 +68,10 @@ NAMES = env.list("GRADER_NAMES", default=["a", "b"])  # who may call
 def test_readme_stays_short() -> None:
     # The README is the front door: what grader is, the two commands, the loop and the map; the rest is in docs/.
     assert (PROJECT_DIR / "README.md").stat().st_size <= 12 * 1024
+
+
+def test_every_setting_is_described() -> None:
+    docs = load_configuration_docs()
+    settings = docs.read_settings((PROJECT_DIR / "grader" / "settings.py").read_text(encoding="utf-8"))
+    undescribed = [setting.name for setting in settings if not setting.description]
+    assert not undescribed, f"write a comment above these in grader/settings.py: {undescribed}"
