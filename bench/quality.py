@@ -3,7 +3,7 @@
     .venv/bin/python bench/quality.py                 # feedback protocol, base model + calibration (≈ 3 min)
     .venv/bin/python bench/quality.py --epochs 4      # also fine-tune per fold (about an hour on 2 cores)
     .venv/bin/python bench/quality.py --folds 2       # a quick, partial look
-    .venv/bin/python bench/quality.py --epochs 4 --reuse   # report a finished run again (new notes), no grading
+    .venv/bin/python bench/quality.py --epochs 4 --reuse   # report a finished run again, no grading
 
 Writes only between the <!-- quality:start --> and <!-- quality:end --> markers, and docs/quality_*.png.
 """
@@ -146,7 +146,8 @@ def report(summary: dict, stsb: dict | None, images: list[str], command: str, sk
         f"Run finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(finished))} on {platform.machine()} "
         f"({os.cpu_count()} cores, shared), `{command}`.",
         "",
-        "**Data**: Mohler et al. 2011 (`mohler.csv`, 2273 answers, 81 questions, 0-5), score column **`score`** "
+        "**Data**: Mohler et al. 2011 (`mohler/mohler.csv` of the benchmark data, 2273 answers, 81 questions, 0-5), "
+        "score column **`score`** "
         "(the official `ave`), 12 folds = assignments/exams, so every graded question is unseen in training.",
         f"**Model**: {summary['model']}. Calibration (cold and feedback stages, residual spread) is fitted on the "
         f"training folds only (`--calibrate-with {summary.get('calibrated_with', 'base')}`); the "
@@ -178,7 +179,7 @@ def report(summary: dict, stsb: dict | None, images: list[str], command: str, sk
         "An RMSE at its floor is limited by the ranking, not by the calibration: the RMSE target is reached "
         "only at the Pearson in the next column.",
     ]
-    lines += ["", "Published results under the same 12-fold protocol (SOTA.md):", "", "| system | Pearson | RMSE |",
+    lines += ["", "Published results under the same 12-fold protocol:", "", "| system | Pearson | RMSE |",
               "|---|---|---|"]  # fmt: skip
     lines += [f"| {name} | {rho} | {rmse} |" for name, rho, rmse in PUBLISHED]
     lines += ["", "Full table from `manage.py evaluate` (mean over 3 seeds for k > 0, ± their spread):", ""]
@@ -230,20 +231,19 @@ def main() -> None:
     parser.add_argument(
         "--peer-references",
         action="store_true",
-        help="fine-tune folds also on pairs against full-credit answers (tried, worse: docs/BENCHMARKS.md)",
+        help="fine-tune folds also on pairs against full-credit answers (worse: docs/decisions/0006-...)",
     )
     parser.add_argument(
         "--hard-negatives",
         action="store_true",
-        help="fine-tune folds also on negated references and copied questions at 0 (tried, worse: docs/BENCHMARKS.md)",
+        help="fine-tune folds also on negated references and copied questions at 0 (worse: docs/decisions/0006-...)",
     )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
-    parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="no grading: report the results a finished run left in --out (e.g. after --no-docs, or new notes)",
+        help="no grading: report the results a finished run left in --out (e.g. after --no-docs)",
     )
     args = parser.parse_args()
     command = (
@@ -280,8 +280,6 @@ def main() -> None:
     images = [] if args.no_docs else plots(summary, args.out / "feedback_predictions.csv")
     finished = (args.out / "feedback.json").stat().st_mtime  # the grading's end, also when --reuse reports it later
     text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache"), finished)
-    if args.notes and args.notes.exists():
-        text += "\n" + args.notes.read_text(encoding="utf-8")
     if not args.no_docs:
         write_block(text)
     (args.out / "bench.json").write_text(json.dumps({"summary": summary, "stsb": stsb}, indent=2, default=float))
