@@ -328,10 +328,10 @@ GRADER_SEED_PAIRS = env.path("GRADER_SEED_PAIRS", default=str(BASE_DIR / "fixtur
 # services' cpu_shares do the same job.
 GRADER_WORKER_NICE = env.int("GRADER_WORKER_NICE", default=10)
 # How grading processes run the model: onnx (ONNX Runtime on the version's ONNX export, written when it is trained:
-# the same vectors as torch to 1e-6, under half the resident memory, a little faster) or torch. A version without
-# an export (trained before exports existed, or the packaged base model) runs with torch.
-# onnx-int8: the export's int8 twin, about 2.5x faster on a CPU with VNNI or AMX, cosines within ~0.01 (mean) of
-# the float model's; grading agreement on Mohler in docs/BENCHMARKS.md.
+# the same vectors as torch, without importing torch, so each process holds far less memory) or torch. A version
+# without an export (the packaged base model) runs with torch.
+# onnx-int8: the export's int8 twin, for CPUs with int8 instructions (VNNI, AMX), where it encodes much faster at
+# a small cost in cosine precision; its grading agreement is in docs/BENCHMARKS.md.
 GRADER_INFERENCE_BACKEND = env.str("GRADER_INFERENCE_BACKEND", default="onnx")
 if GRADER_INFERENCE_BACKEND not in ("onnx", "onnx-int8", "torch"):
     raise ValueError(f"GRADER_INFERENCE_BACKEND must be onnx, onnx-int8 or torch, not {GRADER_INFERENCE_BACKEND!r}")
@@ -339,9 +339,8 @@ if GRADER_INFERENCE_BACKEND not in ("onnx", "onnx-int8", "torch"):
 GRADER_EXPORT_ONNX = env.bool("GRADER_EXPORT_ONNX", default=True)
 GRADER_ENCODE_BATCH_SIZE = env.int("GRADER_ENCODE_BATCH_SIZE", default=32)
 # At most this many padded tokens per forward pass (0: no limit). A claimed batch mixes short and long answers;
-# cut into runs of alike length, it pads far less, and a long answer no longer needs a 32-wide pass of its own.
-# 256 rather than 512: a claim of 64 Mohler answers encodes 13 % faster (smaller runs pad less, and a pass of
-# 256 tokens already keeps a core's matrix units busy); a whole bulk upload, 14 % fewer worker CPU-seconds.
+# cut into runs of alike length, it pads far less, and a long answer does not need a 32-wide pass of its own.
+# Small runs pad least, and a pass of 256 tokens already keeps a core's matrix units busy.
 GRADER_ENCODE_MAX_BATCH_TOKENS = env.int("GRADER_ENCODE_MAX_BATCH_TOKENS", default=256)
 GRADER_TORCH_THREADS = env.int("GRADER_TORCH_THREADS", default=0)  # 0: the cores shared by the worker's processes
 # How many queued submissions one grading task claims and encodes together (its own first).
@@ -353,7 +352,7 @@ GRADER_GRADING_DRAIN_BATCHES = env.int("GRADER_GRADING_DRAIN_BATCHES", default=1
 GRADER_ZERO_CREDIT_SIMILARITY = env.float("GRADER_ZERO_CREDIT_SIMILARITY", default=0.25)
 GRADER_FULL_CREDIT_SIMILARITY = env.float("GRADER_FULL_CREDIT_SIMILARITY", default=0.75)
 GRADER_POINTS_STEP = env.float("GRADER_POINTS_STEP", default=0.5)
-# Calibration, confidence and review (issue 6). The pass mark is a fraction of max_points. A grade whose
+# Calibration, confidence and review. The pass mark is a fraction of max_points. A grade whose
 # probability of landing on the wrong side of it exceeds the risk goes to review; 0.5 reviews only what the
 # adversarial guards flag. CALIBRATION_PATH: a JSON written by `manage.py evaluate` (empty: the linear ramp).
 GRADER_PASS_FRACTION = env.float("GRADER_PASS_FRACTION", default=0.5)

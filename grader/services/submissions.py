@@ -293,9 +293,8 @@ def submissions_grade_batch(
 def _submissions_claim(*, submission_id: int, limit: int, claim: str, delivery: GradingDelivery) -> list[int]:
     candidates = Submission.objects.select_for_update(skip_locked=True).filter(_claimable(delivery))
     with transaction.atomic():
-        # Its own submission first, then the oldest others. Two index look-ups (grader.models: submission_claimable):
-        # one ORDER BY that put the own row first sorted every claimable row, ~17 ms of database CPU per claim
-        # with a backlog of 15,000.
+        # Its own submission first, then the oldest others. Two index look-ups (grader.models: submission_claimable)
+        # rather than one ORDER BY that puts the own row first, which would sort every claimable row of a backlog.
         ids = list(candidates.filter(pk=submission_id).values_list("pk", flat=True))
         if limit > 1 and len(ids) < limit:  # limit 1: this submission or nothing (submission_grade)
             others = candidates.exclude(pk=submission_id).order_by("pk").values_list("pk", flat=True)
