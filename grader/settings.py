@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("GRADER_VAR_DIR", BASE_DIR / "var"))
@@ -305,14 +306,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "grading"
-# Each task also names its queue in grader/tasks.py; the rest go to the default queue, grading. Workers consume
-# `-Q grading`, `-Q training` and `-Q webhooks` (separate services in docker-compose.yml; all three in `make run`).
+# Which queue each task goes to, stated here only (not in the task decorators, not in beat's rows): whoever sends
+# it, a service through grader.dispatch or beat. Workers consume `-Q grading`, `-Q training` and `-Q webhooks`
+# (separate services in docker-compose.yml; all three in `make run`).
 CELERY_TASK_ROUTES = {
+    "grader.tasks.grade_submission": {"queue": "grading"},
+    "grader.tasks.requeue_stale_submissions": {"queue": "grading"},
+    "grader.tasks.regrade_question": {"queue": "grading"},
+    "grader.tasks.requeue_stale_regrades": {"queue": "grading"},
+    "grader.tasks.requeue_stale_dry_runs": {"queue": "grading"},
+    "grader.tasks.purge_expired_idempotency_keys": {"queue": "grading"},
+    # Long and memory-hungry: a fine-tune, or a candidate version loaded beside the active one.
     "grader.tasks.retrain_model": {"queue": "training"},
     "grader.tasks.dry_run_model_version": {"queue": "training"},
     "grader.tasks.deliver_webhook": {"queue": "webhooks"},
     "grader.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},
 }
+# Beat keeps the schedule in the database (the admin shows it); CELERY_BEAT_SCHEDULE, below, is written over the
+# rows of the same names every time beat starts.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -375,7 +386,38 @@ GRADER_TRAIN_LEARNING_RATE = env.float("GRADER_TRAIN_LEARNING_RATE", default=5e-
 GRADER_TRAIN_SEED = env.int("GRADER_TRAIN_SEED", default=42)
 # auto: bfloat16 mixed precision where the CPU runs it natively (AVX512-BF16, AMX), float32 elsewhere; or fp32, bf16.
 GRADER_TRAIN_PRECISION = env.str("GRADER_TRAIN_PRECISION", default="auto")
+# When the scheduled retrain runs (cron syntax: minute hour day-of-month month day-of-week, UTC).
 GRADER_RETRAIN_CRONTAB = env.str("GRADER_RETRAIN_CRONTAB", default="0 3 * * *")
+
+# The periodic jobs. Beat writes them over its database rows of the same names at every start, so a changed
+# setting takes effect with beat's next start; an entry disabled in the admin stays disabled.
+_retrain_minute, _retrain_hour, _retrain_day_of_month, _retrain_month, _retrain_day_of_week = (
+    GRADER_RETRAIN_CRONTAB.split()
+)
+CELERY_BEAT_SCHEDULE = {
+    "Retrain the model on teachers' corrections": {
+        "task": "grader.tasks.retrain_model",
+        "schedule": crontab(
+            minute=_retrain_minute,
+            hour=_retrain_hour,
+            day_of_month=_retrain_day_of_month,
+            month_of_year=_retrain_month,
+            day_of_week=_retrain_day_of_week,
+        ),
+    },
+    # The sweepers: work recorded in the database whose message was lost (broker down) or whose worker died.
+    "Re-enqueue submissions stuck in queued or grading": {
+        "task": "grader.tasks.requeue_stale_submissions",
+        "schedule": 60.0,
+    },
+    "Re-enqueue webhook deliveries that are due": {
+        "task": "grader.tasks.requeue_due_webhook_deliveries",
+        "schedule": 60.0,
+    },
+    "Re-enqueue regrades that never finished": {"task": "grader.tasks.requeue_stale_regrades", "schedule": 60.0},
+    "Re-enqueue dry runs that never finished": {"task": "grader.tasks.requeue_stale_dry_runs", "schedule": 60.0},
+    "Delete expired idempotency keys": {"task": "grader.tasks.purge_expired_idempotency_keys", "schedule": 3600.0},
+}
 
 # --- Reliability and health -------------------------------------------------------------------------
 # The sweeper (beat, every minute) re-enqueues a submission left `queued` this long (the broker was down when it
