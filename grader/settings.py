@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where the embedded mode keeps its SQLite file, broker folders, model versions and the demo token.
@@ -324,14 +325,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "grading"
-# Each task also names its queue in grader/tasks.py; the rest go to the default queue, grading. Workers consume
-# `-Q grading`, `-Q training` and `-Q webhooks` (separate services in docker-compose.yml; all three in `make run`).
+# Which queue each task goes to, stated here only (not in the task decorators, not in beat's rows): whoever sends
+# it, a service through grader.dispatch or beat. Workers consume `-Q grading`, `-Q training` and `-Q webhooks`
+# (separate services in docker-compose.yml; all three in `make run`).
 CELERY_TASK_ROUTES = {
+    "grader.tasks.grade_submission": {"queue": "grading"},
+    "grader.tasks.requeue_stale_submissions": {"queue": "grading"},
+    "grader.tasks.regrade_question": {"queue": "grading"},
+    "grader.tasks.requeue_stale_regrades": {"queue": "grading"},
+    "grader.tasks.requeue_stale_dry_runs": {"queue": "grading"},
+    "grader.tasks.purge_expired_idempotency_keys": {"queue": "grading"},
+    # Long and memory-hungry: a fine-tune, or a candidate version loaded beside the active one.
     "grader.tasks.retrain_model": {"queue": "training"},
     "grader.tasks.dry_run_model_version": {"queue": "training"},
     "grader.tasks.deliver_webhook": {"queue": "webhooks"},
     "grader.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},
 }
+# Beat keeps the schedule in the database (the admin shows it); CELERY_BEAT_SCHEDULE, below, is written over the
+# rows of the same names every time beat starts.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -348,10 +359,10 @@ GRADER_SEED_PAIRS = env.path("GRADER_SEED_PAIRS", default=str(BASE_DIR / "fixtur
 # services' cpu_shares do the same job.
 GRADER_WORKER_NICE = env.int("GRADER_WORKER_NICE", default=10)
 # How grading processes run the model: onnx (ONNX Runtime on the version's ONNX export, written when it is trained:
-# the same vectors as torch to 1e-6, under half the resident memory, a little faster) or torch. A version without
-# an export (the packaged base model, or a version trained with GRADER_EXPORT_ONNX off) runs with torch.
-# onnx-int8: the export's int8 twin, about 2.5x faster on a CPU with VNNI or AMX, cosines within ~0.01 (mean) of
-# the float model's; grading agreement on Mohler in docs/BENCHMARKS.md.
+# the same vectors as torch, without importing torch, so each process holds far less memory) or torch. A version
+# without an export (the packaged base model) runs with torch.
+# onnx-int8: the export's int8 twin, for CPUs with int8 instructions (VNNI, AMX), where it encodes much faster at
+# a small cost in cosine precision; its grading agreement is in docs/BENCHMARKS.md.
 GRADER_INFERENCE_BACKEND = env.str("GRADER_INFERENCE_BACKEND", default="onnx")
 if GRADER_INFERENCE_BACKEND not in ("onnx", "onnx-int8", "torch"):
     raise ValueError(f"GRADER_INFERENCE_BACKEND must be onnx, onnx-int8 or torch, not {GRADER_INFERENCE_BACKEND!r}")
@@ -360,8 +371,8 @@ GRADER_EXPORT_ONNX = env.bool("GRADER_EXPORT_ONNX", default=True)
 # Answers per forward pass of the model.
 GRADER_ENCODE_BATCH_SIZE = env.int("GRADER_ENCODE_BATCH_SIZE", default=32)
 # At most this many padded tokens per forward pass (0: no limit). A claimed batch mixes short and long answers;
-# cut into runs of alike length, it pads far less, and a long answer no longer needs a 32-wide pass of its own.
-# 256 rather than 512: smaller runs pad less, and a pass of 256 tokens already keeps a core's matrix units busy.
+# cut into runs of alike length, it pads far less, and a long answer does not need a 32-wide pass of its own.
+# Small runs pad least, and a pass of 256 tokens already keeps a core's matrix units busy.
 GRADER_ENCODE_MAX_BATCH_TOKENS = env.int("GRADER_ENCODE_MAX_BATCH_TOKENS", default=256)
 GRADER_TORCH_THREADS = env.int("GRADER_TORCH_THREADS", default=0)  # 0: the cores shared by the worker's processes
 # How many queued submissions one grading task claims and encodes together (its own first).
@@ -399,6 +410,36 @@ GRADER_TRAIN_SEED = env.int("GRADER_TRAIN_SEED", default=42)
 GRADER_TRAIN_PRECISION = env.str("GRADER_TRAIN_PRECISION", default="auto")
 # When beat runs the retrain on the teachers' corrections (crontab: minute hour day month weekday, UTC).
 GRADER_RETRAIN_CRONTAB = env.str("GRADER_RETRAIN_CRONTAB", default="0 3 * * *")
+
+# The periodic jobs. Beat writes them over its database rows of the same names at every start, so a changed
+# setting takes effect with beat's next start; an entry disabled in the admin stays disabled.
+_retrain_minute, _retrain_hour, _retrain_day_of_month, _retrain_month, _retrain_day_of_week = (
+    GRADER_RETRAIN_CRONTAB.split()
+)
+CELERY_BEAT_SCHEDULE = {
+    "Retrain the model on teachers' corrections": {
+        "task": "grader.tasks.retrain_model",
+        "schedule": crontab(
+            minute=_retrain_minute,
+            hour=_retrain_hour,
+            day_of_month=_retrain_day_of_month,
+            month_of_year=_retrain_month,
+            day_of_week=_retrain_day_of_week,
+        ),
+    },
+    # The sweepers: work recorded in the database whose message was lost (broker down) or whose worker died.
+    "Re-enqueue submissions stuck in queued or grading": {
+        "task": "grader.tasks.requeue_stale_submissions",
+        "schedule": 60.0,
+    },
+    "Re-enqueue webhook deliveries that are due": {
+        "task": "grader.tasks.requeue_due_webhook_deliveries",
+        "schedule": 60.0,
+    },
+    "Re-enqueue regrades that never finished": {"task": "grader.tasks.requeue_stale_regrades", "schedule": 60.0},
+    "Re-enqueue dry runs that never finished": {"task": "grader.tasks.requeue_stale_dry_runs", "schedule": 60.0},
+    "Delete expired idempotency keys": {"task": "grader.tasks.purge_expired_idempotency_keys", "schedule": 3600.0},
+}
 
 # --- Reliability and health -------------------------------------------------------------------------
 # The sweeper (beat, every minute) re-enqueues a submission left `queued` this long (the broker was down when it
