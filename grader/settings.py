@@ -60,7 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "grader.admin_guard.AdminParameterGuard",
+    "grader.admin.guard.AdminParameterGuard",
 ]
 
 ROOT_URLCONF = "grader.urls"
