@@ -280,6 +280,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # How often the worker looks for new messages: the default (1 s) is most of a first grade's wait on a
+        # laptop; listing three folders four times a second costs nothing.
+        "polling_interval": 0.25,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -457,6 +460,9 @@ GRADER_WORKER_HEARTBEAT_MAX_AGE = env.int("GRADER_WORKER_HEARTBEAT_MAX_AGE", def
 GRADER_WORKER_LOST_AFTER_SECONDS = env.int("GRADER_WORKER_LOST_AFTER_SECONDS", default=30)
 if GRADER_WORKER_LOST_AFTER_SECONDS < 2 * GRADER_WORKER_HEARTBEAT_SECONDS:
     raise ValueError("GRADER_WORKER_LOST_AFTER_SECONDS must be at least twice GRADER_WORKER_HEARTBEAT_SECONDS")
+# A grading worker's pool processes load the active model as they start, so the first answer is graded as fast as
+# the next ones (grader/warmup.py).
+GRADER_WORKER_WARM_UP = env.bool("GRADER_WORKER_WARM_UP", default=True)
 # After this many claims without a grade, the sweeper marks a submission failed instead of re-enqueueing it.
 GRADER_MAX_GRADING_ATTEMPTS = env.int("GRADER_MAX_GRADING_ATTEMPTS", default=5)
 
