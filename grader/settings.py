@@ -271,6 +271,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "prefixes": ["No hostname was supplied"],
     }
     LOGGING["loggers"]["kombu.connection"] = {"filters": ["no_broker_host"]}
+    # `make run` shows one worker's log in the terminal: the beat's housekeeping tasks (every minute) would add four
+    # lines a minute saying nothing happened. Their runs that did something ("succeeded ...: 3"), and any failure
+    # or retry, still show; so does every grading and training task.
+    _housekeeping = (
+        r"grader\.tasks\.(requeue_stale_submissions|requeue_due_webhook_deliveries|purge_expired_idempotency_keys)"
+    )
+    LOGGING["filters"]["idle_housekeeping"] = {
+        "()": "grader.log_filters.DropMatching",
+        "patterns": [
+            rf"Task {_housekeeping}\[[^\]]+\] received",
+            rf"Task {_housekeeping}\[[^\]]+\] succeeded in \S+s: 0",
+        ],
+    }
+    LOGGING["loggers"]["celery.worker.strategy"] = {"filters": ["idle_housekeeping"]}
+    LOGGING["loggers"]["celery.app.trace"] = {"filters": ["idle_housekeeping"]}
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
