@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 
@@ -32,9 +33,8 @@ def _warm() -> None:
 
 
 def consumes_grading_queue() -> bool:
-    from grader.celery import app
-
-    return GRADING_QUEUE in (app.amqp.queues.consume_from or {})
+    # The worker's app (grader.celery's), current in its pool processes; its -Q queues were set before the fork.
+    return GRADING_QUEUE in (current_app.amqp.queues.consume_from or {})
 
 
 def warm_in_background(**kwargs) -> None:
