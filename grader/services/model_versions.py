@@ -277,11 +277,11 @@ def _evaluate(
         "replaced": agreement_of_scores(pairs=split.held_out, scores=replaced_scores),
         "replaced_version": base.name if base is not None else "base model (untrained)",
         "held_out_grades": grades.as_dict(),
-        "adversarial": _adversarial_dev(candidate=candidate_model, replaced=replaced_model),
+        "adversarial": _adversarial_dev(candidate=candidate_model, replaced=replaced_model, label=label),
     }
 
 
-def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel) -> dict | None:
+def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel, label: str = "") -> dict | None:
     """The share of the adversarial benchmark's dev-half answers built to fool the grader that each model catches
     (below the pass mark or routed to a teacher); None when the benchmark is not configured or not present."""
     path = settings.GRADER_PROMOTION_ADVERSARIAL_CSV
@@ -290,6 +290,7 @@ def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel) -> dict
     cases = [case for case in load_cases(path) if case.split == "dev"]
     if not cases:
         return None
+    logger.info("%sboth grade the adversarial benchmark's %s dev answers, built to fool a grader", label, len(cases))
     calibration = calibration_for()
     policy = GradingPolicy.defaults(max_points=Decimal(1))  # each case is graded on its own maximum
     caught = {}
