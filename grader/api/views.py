@@ -97,7 +97,7 @@ def _include_archived(view: viewsets.GenericViewSet) -> bool:
 )
 class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CourseSerializer
-    # DELETE only for a course's teacher (no destroy action: DELETE on a course itself is a 405).
+    # DELETE only takes a teacher off a course; there is no destroy action (DELETE on a course itself is a 405).
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
