@@ -8,6 +8,7 @@ With no variable set, grader runs in its embedded mode: SQLite and Celery's file
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -271,21 +272,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "prefixes": ["No hostname was supplied"],
     }
     LOGGING["loggers"]["kombu.connection"] = {"filters": ["no_broker_host"]}
-    # `make run` shows one worker's log in the terminal: the beat's housekeeping tasks (every minute) would add four
-    # lines a minute saying nothing happened. Their runs that did something ("succeeded ...: 3"), and any failure
-    # or retry, still show; so does every grading and training task.
-    _housekeeping = (
-        r"grader\.tasks\.(requeue_stale_submissions|requeue_due_webhook_deliveries|purge_expired_idempotency_keys)"
-    )
-    LOGGING["filters"]["idle_housekeeping"] = {
-        "()": "grader.log_filters.DropMatching",
-        "patterns": [
-            rf"Task {_housekeeping}\[[^\]]+\] received",
-            rf"Task {_housekeeping}\[[^\]]+\] succeeded in \S+s: 0",
-        ],
-    }
-    LOGGING["loggers"]["celery.worker.strategy"] = {"filters": ["idle_housekeeping"]}
-    LOGGING["loggers"]["celery.app.trace"] = {"filters": ["idle_housekeeping"]}
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
@@ -458,6 +444,22 @@ CELERY_BEAT_SCHEDULE = {
     "Re-enqueue dry runs that never finished": {"task": "grader.tasks.requeue_stale_dry_runs", "schedule": 60.0},
     "Delete expired idempotency keys": {"task": "grader.tasks.purge_expired_idempotency_keys", "schedule": 3600.0},
 }
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # `make run` shows one worker's log in the terminal: the sweepers above (every minute) would add two lines each
+    # a minute saying nothing happened. Their runs that did something ("succeeded ...: 3"), any failure or retry,
+    # and every other task (grading, training, regrading) still show.
+    _housekeeping = "|".join(
+        re.escape(job["task"]) for job in CELERY_BEAT_SCHEDULE.values() if not isinstance(job["schedule"], crontab)
+    )
+    LOGGING["filters"]["idle_housekeeping"] = {
+        "()": "grader.log_filters.DropMatching",
+        "patterns": [
+            rf"Task ({_housekeeping})\[[^\]]+\] received",
+            rf"Task ({_housekeeping})\[[^\]]+\] succeeded in \S+s: 0",
+        ],
+    }
+    LOGGING["loggers"]["celery.worker.strategy"] = {"filters": ["idle_housekeeping"]}
+    LOGGING["loggers"]["celery.app.trace"] = {"filters": ["idle_housekeeping"]}
 
 # --- Reliability and health -------------------------------------------------------------------------
 # The sweeper (beat, every minute) re-enqueues a submission left `queued` this long (the broker was down when it
