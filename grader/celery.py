@@ -9,7 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grader.settings")
 
 app = Celery("grader")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["grader"])
+app.autodiscover_tasks(["grader", "grader.lti"])
 
 
 @celeryd_after_setup.connect

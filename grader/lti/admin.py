@@ -1,0 +1,77 @@
+"""Operators register platforms here; the tool configuration page shows what an LMS administrator needs."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from grader.lti.models import LtiContext, Platform, ScorePassback, ToolKey
+from grader.lti.views import tool_urls
+
+
+@admin.register(Platform)
+class PlatformAdmin(admin.ModelAdmin):
+    list_display = ["name", "issuer", "client_id", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "issuer", "client_id"]
+    change_list_template = "admin/lti/platform/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.tool_configuration_view)
+        return [path("tool-configuration/", view, name="lti_tool_configuration"), *super().get_urls()]
+
+    def tool_configuration_view(self, request):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "grader as an LTI 1.3 tool: values for the LMS",
+            "urls": tool_urls(request),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/lti/tool_configuration.html", context)
+
+
+@admin.register(ToolKey)
+class ToolKeyAdmin(admin.ModelAdmin):
+    list_display = ["kid", "created_at", "retired_at"]
+    fields = ["kid", "public_jwk", "created_at", "retired_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # `manage.py rotate_lti_key` creates keys
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LtiContext)
+class LtiContextAdmin(admin.ModelAdmin):
+    list_display = ["context_id", "platform", "course_link", "created_at"]
+    list_filter = ["platform"]
+    readonly_fields = ["platform", "context_id", "course", "created_at"]
+
+    @admin.display(description="course")
+    def course_link(self, context: LtiContext) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:grader_course_change", args=[context.course_id]), context.course
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ScorePassback)
+class ScorePassbackAdmin(admin.ModelAdmin):
+    list_display = ["submission", "status", "attempts", "last_status_code", "created_at", "sent_at"]
+    list_filter = ["status"]
+    readonly_fields = [
+        "launch", "submission", "score", "status", "attempts", "next_attempt_at", "last_status_code", "last_error",
+        "created_at", "sent_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
