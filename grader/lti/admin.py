@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -23,6 +24,8 @@ class PlatformAdmin(admin.ModelAdmin):
         return [path("tool-configuration/", view, name="lti_tool_configuration"), *super().get_urls()]
 
     def tool_configuration_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied  # platform registrations are an operator's, not a course teacher's
         context = {
             **self.admin_site.each_context(request),
             "title": "grader as an LTI 1.3 tool: values for the LMS",
