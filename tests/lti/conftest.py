@@ -121,5 +121,8 @@ def parse_form(page: str) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture
-def browser(platform: TestPlatform) -> Browser:
-    return Browser(platform=platform)
+def browser(platform: TestPlatform) -> Iterator[Browser]:
+    browser = Browser(platform=platform)
+    yield browser
+    # A kept-alive connection holds a live-server thread, and its database connection, past the test.
+    browser.session.close()
