@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -45,8 +46,12 @@ def _free_port() -> int:
 @pytest.fixture
 def platform(live_server) -> Iterator[TestPlatform]:
     port = _free_port()
+    # The platform is named by the live server's host name: both on one site over plain HTTP, where browsers
+    # keep grader's cookies inside the platform's frame without the SameSite=None; Secure that HTTPS gets
+    # (test_tool_pages checks those attributes).
+    host = urlsplit(live_server.url).hostname
     process = subprocess.Popen(
-        [sys.executable, str(PLATFORM_APP), str(port), live_server.url],
+        [sys.executable, str(PLATFORM_APP), str(port), live_server.url, host],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -60,7 +65,7 @@ def platform(live_server) -> Iterator[TestPlatform]:
             break
     if process.poll() is not None:
         raise RuntimeError("the test platform did not start:\n" + "".join(seen))
-    yield TestPlatform(url=f"http://127.0.0.1:{port}")
+    yield TestPlatform(url=f"http://{host}:{port}")
     process.terminate()
     process.wait(timeout=10)
 

@@ -2,16 +2,17 @@
 
 Run as its own process by tests/lti/conftest.py:
 
-    python tests/lti/platform_app.py PORT TOOL_URL
+    python tests/lti/platform_app.py PORT TOOL_URL [HOST]
 
-It hosts two platforms, ``a`` and ``b`` (issuers ``http://127.0.0.1:PORT/a`` and ``.../b``), each with its own key
-pair. What it signs, validates and answers is the package's code; this file only routes requests, keeps state in
-memory and offers the launches a test asks for:
+It hosts two platforms, ``a`` and ``b`` (issuers ``http://HOST:PORT/a`` and ``.../b``; HOST defaults to
+127.0.0.1, the server listens there), each with its own key pair. What it signs, validates and answers is the
+package's code; this file only routes requests, keeps state in memory and offers the launches a test asks for:
 
 - ``GET /<p>/start?user=&role=learner|instructor&context=&link=&question=&message=resource|deep&tamper=``
   starts a launch (a redirect to grader's login URL). ``tamper`` makes it a bad one: ``expired`` (exp in the past),
   ``forged`` (signed with a key that is not the platform's, under the platform's key id), ``audience`` (issued to
   another client id), ``deployment`` (an unknown deployment id).
+- ``GET /<p>/course?...`` (same parameters): a course page showing that launch in an iframe.
 - ``GET /<p>/authorize`` is the OIDC authorization endpoint: it answers with the auto-submitting launch form.
 - ``POST /<p>/token`` issues access tokens; ``POST /<p>/lineitems/<id>/scores`` receives scores (AGS);
   ``POST /<p>/deep-link-return`` receives deep-linking responses; ``GET /<p>/jwks`` is the platform's keyset.
@@ -201,6 +202,11 @@ def app(environ, start_response):
 
     if rest == ["jwks"]:
         return _respond(start_response, "200 OK", json.dumps(conf.get_jwks()), "application/json")
+    if rest == ["course"]:
+        # A course page of the LMS with the activity in a frame, as LMSs show external tools.
+        start = html.escape(f"/{name}/start?" + environ.get("QUERY_STRING", ""))
+        page = f'<h1>Course page</h1><iframe id="tool" src="{start}" width="900" height="600"></iframe>'
+        return _respond(start_response, "200 OK", page)
     if rest == ["start"]:
         hint = uuid.uuid4().hex
         HINTS[hint] = query
@@ -263,7 +269,8 @@ class QuietHandler(WSGIRequestHandler):
 def main() -> None:
     global PLATFORMS
     port, tool_url = int(sys.argv[1]), sys.argv[2].rstrip("/")
-    PLATFORMS = Platforms(f"http://127.0.0.1:{port}", tool_url)
+    host = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
+    PLATFORMS = Platforms(f"http://{host}:{port}", tool_url)
     server = make_server("127.0.0.1", port, app, server_class=ThreadingServer, handler_class=QuietHandler)
     print(json.dumps({name: {"public_key": keys[1]} for name, keys in PLATFORMS.keys.items()}), flush=True)
     print("platform ready", flush=True)
