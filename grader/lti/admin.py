@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
@@ -12,8 +13,24 @@ from grader.lti.models import LtiContext, Platform, ScorePassback, ToolKey
 from grader.lti.views import tool_urls
 
 
+class PlatformForm(forms.ModelForm):
+    class Meta:
+        model = Platform
+        fields = [
+            "name", "issuer", "client_id", "deployment_ids", "auth_login_url", "auth_token_url", "auth_audience",
+            "key_set_url", "is_active",
+        ]  # fmt: skip
+
+    def clean_deployment_ids(self) -> list[str]:
+        value = self.cleaned_data["deployment_ids"]
+        if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
+            raise forms.ValidationError('A JSON list of the deployment IDs the LMS shows, e.g. ["1"].')
+        return value
+
+
 @admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
+    form = PlatformForm
     list_display = ["name", "issuer", "client_id", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "issuer", "client_id"]

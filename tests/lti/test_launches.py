@@ -133,3 +133,29 @@ def test_student_launch_into_a_link_without_question_explains_it(registered, bro
 
     assert page.status_code == 403 and "has no question yet" in page.text
     assert not LtiLaunch.objects.exists()
+
+
+def test_deep_linking_refuses_a_question_of_another_course_and_returns_nothing(registered, browser):
+    browser.launch("a", user="teacher-1", role="instructor", context="bio", link="link-1")
+    other = question_create(
+        course=Course.objects.create(code="chem", name="Another course"),
+        key="acids",
+        prompt="Another course's question",
+        max_points=Decimal("2"),
+        reference_answers=["Only there."],
+    )
+    page = browser.launch("a", user="teacher-1", role="instructor", context="bio", message="deep")
+    assert "Another course's question" not in page.text
+
+    answer = browser.submit_form(page, question=str(other.pk))
+
+    assert answer.status_code == 200 and "not part of this course" in html.unescape(answer.text)
+    assert 'name="JWT"' not in answer.text
+    assert not browser.platform.state()["content_items"]
+
+
+def test_students_cannot_open_the_deep_linking_picker(registered, browser):
+    page = browser.launch("a", user="student-7", context="bio", message="deep")
+
+    assert page.status_code == 403 and "Only an instructor" in page.text
+    _nothing_created()

@@ -120,3 +120,25 @@ def test_instructor_opens_the_workspace_of_the_question_once(registered, browser
     assert workspace.status_code == 200
     assert workspace.url.endswith(f"/admin/grader/submission/?question__id__exact={question.pk}")
     assert browser.session.get(live_server.url + link).status_code == 404  # the link works once
+
+
+@pytest.mark.django_db
+def test_operator_registers_a_platform_with_its_deployment_ids(client):
+    client.force_login(get_user_model().objects.create_superuser("operator", "op@example.com", "pw-operator-1"))
+    fields = {
+        "name": "Moodle",
+        "issuer": "https://moodle.example.edu",
+        "client_id": "abc123",
+        "auth_login_url": "https://moodle.example.edu/mod/lti/auth.php",
+        "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
+        "auth_audience": "",
+        "key_set_url": "https://moodle.example.edu/mod/lti/certs.php",
+        "is_active": "on",
+    }
+
+    refused = client.post("/admin/lti/platform/add/", {**fields, "deployment_ids": '"1"'})
+    added = client.post("/admin/lti/platform/add/", {**fields, "deployment_ids": '["1", "7"]'})
+
+    assert refused.status_code == 200 and "A JSON list of the deployment IDs" in refused.content.decode()
+    assert added.status_code == 302
+    assert Platform.objects.get().deployment_ids == ["1", "7"]
