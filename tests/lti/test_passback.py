@@ -11,9 +11,11 @@ from django.utils import timezone
 
 from grader.lti.models import LtiContext, ScorePassback
 from grader.lti.passback import lti_score_post
-from grader.models import Submission
+from grader.models import ModelVersion, Question, Submission
 from grader.services.courses import question_create
-from grader.services.submissions import correction_create
+from grader.services.model_versions import model_version_activate
+from grader.services.regrading import submissions_regrade
+from grader.services.submissions import correction_create, submission_grade
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,13 +26,13 @@ def lti_submission(registered, browser) -> Submission:
     browser.launch("a", user="teacher-1", role="instructor", context="bio", link="link-1")
     question = question_create(
         course=LtiContext.objects.get().course,
-        key="q",
-        prompt="Why?",
+        key="photosynthesis",
+        prompt="What is photosynthesis?",
         max_points=Decimal("2"),
-        reference_answers=["Because."],
+        reference_answers=["Plants use light to turn water and carbon dioxide into sugar and oxygen."],
     )
     page = browser.launch("a", user="student-7", context="bio", link="link-1", question=str(question.pk))
-    browser.submit_form(page, answer="Because it is.")
+    browser.submit_form(page, answer="Plants make sugar and oxygen from water and carbon dioxide using light.")
     return Submission.objects.get()
 
 
@@ -103,3 +105,25 @@ def test_a_platform_that_keeps_failing_ends_in_failed_after_the_last_attempt(lti
     assert [outcome.retry_in is not None for outcome in outcomes] == [True, True, False]
     assert passback.status == ScorePassback.Status.FAILED and passback.attempts == 3
     assert passback.last_status_code == 500 and not platform.state()["scores"]
+
+
+def test_grading_and_a_regrade_that_changes_the_grade_each_record_a_score(lti_submission, base_model_version):
+    question = lti_submission.question
+    Question.objects.filter(pk=question.pk).update(review_risk=1.0)  # the auto grade is released
+    assert submission_grade(submission_id=lti_submission.pk)
+    lti_submission.refresh_from_db()
+    assert lti_submission.status == Submission.Status.GRADED, lti_submission.review_reasons
+    [graded] = ScorePassback.objects.all()
+    assert graded.score["gradingProgress"] == "FullyGraded" and graded.score["userId"] == "student-7"
+
+    twin = ModelVersion.objects.create(
+        name="twin", parent=base_model_version, artifact_path="base", sha256=base_model_version.sha256
+    )
+    model_version_activate(version=twin)
+    Question.objects.filter(pk=question.pk).update(review_risk=0.0)  # now every auto grade waits for a teacher
+    assert submissions_regrade(question_ids=[question.pk]) == 1
+
+    graded.refresh_from_db()
+    held = ScorePassback.objects.exclude(pk=graded.pk).get()
+    assert held.score["gradingProgress"] == "PendingManual" and "scoreGiven" not in held.score
+    assert graded.status == ScorePassback.Status.SUPERSEDED  # never sent: the gradebook gets only the current one
