@@ -23,6 +23,7 @@ class ToolKey(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "signing key"
 
     def __str__(self) -> str:
         return f"{self.kid} ({'retired' if self.retired_at else 'signing'})"
@@ -88,6 +89,7 @@ class LtiContext(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "LMS course"
         constraints = [
             models.UniqueConstraint(fields=["platform", "context_id"], name="lti_context_unique_per_platform")
         ]
