@@ -237,6 +237,8 @@ GRADER_LTI_SCORE_MAX_ATTEMPTS = env.int("GRADER_LTI_SCORE_MAX_ATTEMPTS", default
 GRADER_LTI_LAUNCH_MAX_AGE_SECONDS = env.int("GRADER_LTI_LAUNCH_MAX_AGE_SECONDS", default=4 * 3600)
 # How long an instructor's one-time link into the workspace stays valid after the launch.
 GRADER_LTI_HANDOFF_SECONDS = env.int("GRADER_LTI_HANDOFF_SECONDS", default=300)
+# How long an operator's one-time link for LTI dynamic registration stays valid.
+GRADER_LTI_REGISTRATION_LINK_SECONDS = env.int("GRADER_LTI_REGISTRATION_LINK_SECONDS", default=7 * 24 * 3600)
 # Retired signing keys stay published this long (platforms cache JWKS).
 GRADER_LTI_RETIRED_KEY_DAYS = env.int("GRADER_LTI_RETIRED_KEY_DAYS", default=7)
 # Origins allowed to frame the LTI pages besides the registered platforms' own (an LMS served from another host

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from grader.lti.models import LtiContext, Platform, ScorePassback, ToolKey
+from grader.lti.registration import registration_link_create
 from grader.lti.views import tool_urls
 
 
@@ -37,8 +38,29 @@ class PlatformAdmin(admin.ModelAdmin):
     change_list_template = "admin/lti/platform/change_list.html"
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.tool_configuration_view)
-        return [path("tool-configuration/", view, name="lti_tool_configuration"), *super().get_urls()]
+        configuration = self.admin_site.admin_view(self.tool_configuration_view)
+        link = self.admin_site.admin_view(self.registration_link_view)
+        return [
+            path("tool-configuration/", configuration, name="lti_tool_configuration"),
+            path("registration-link/", link, name="lti_registration_link"),
+            *super().get_urls(),
+        ]
+
+    def registration_link_view(self, request):
+        """A one-time dynamic registration link, made by an operator on purpose (POST) and shown once."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        url = None
+        if request.method == "POST":
+            link = registration_link_create(created_by=request.user)
+            url = request.build_absolute_uri(reverse("lti:register", args=[link.token]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "LTI dynamic registration link",
+            "url": url,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/lti/registration_link.html", context)
 
     def tool_configuration_view(self, request):
         if not self.has_view_permission(request):

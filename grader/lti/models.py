@@ -55,6 +55,23 @@ class Platform(models.Model):
         return self.name
 
 
+class RegistrationLink(models.Model):
+    """A one-time link an operator gives an LMS administrator for LTI dynamic registration: whoever opens it may
+    register a platform, so it is made on purpose, used once and expires."""
+
+    token = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    platform = models.ForeignKey(Platform, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"registration link of {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class LaunchStateEntry(models.Model):
     """pylti1p3's launch store (state, nonce issued, launch data): in the database so every web process sees it."""
 

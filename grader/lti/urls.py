@@ -11,4 +11,5 @@ urlpatterns = [
     path("attempt/<str:token>/", views.attempt, name="attempt"),
     path("workspace/<str:token>/", views.workspace_handoff, name="workspace"),
     path("deep-link/<str:token>/", views.deep_link_respond, name="deep_link"),
+    path("register/<str:token>/", views.dynamic_registration, name="register"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal, InvalidOperation
 
+import requests
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,7 +18,7 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
 
-from grader.lti import services
+from grader.lti import registration, services
 from grader.lti.framing import lti_frame
 from grader.lti.keys import tool_jwks
 from grader.lti.models import LtiLaunch
@@ -170,6 +171,20 @@ def deep_link_respond(request: HttpRequest, token: str) -> HttpResponse:
         "lti/deep_link_return.html",
         {"return_url": settings_claim["deep_link_return_url"], "jwt": deep_link.get_response_jwt([resource])},
     )
+
+
+@require_GET
+@lti_frame
+def dynamic_registration(request: HttpRequest, token: str) -> HttpResponse:
+    """Opened by the LMS (in its registration dialog) with ``openid_configuration`` and ``registration_token``."""
+    try:
+        platform = registration.platform_register_dynamically(request=request, token=token)
+    except registration.RegistrationRefused as refused:
+        return _refused(request, title="Registration refused", detail=str(refused), status=404)
+    except (LtiException, requests.RequestException, AssertionError, KeyError, ValueError) as failed:
+        logger.warning("LTI dynamic registration failed: %r", failed)
+        return _refused(request, title="The LMS's registration could not be completed", detail=str(failed))
+    return render(request, "lti/registered.html", {"platform": platform})
 
 
 @require_GET

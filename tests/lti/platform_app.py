@@ -16,6 +16,9 @@ package's code; this file only routes requests, keeps state in memory and offers
 - ``GET /<p>/authorize`` is the OIDC authorization endpoint: it answers with the auto-submitting launch form.
 - ``POST /<p>/token`` issues access tokens; ``POST /<p>/lineitems/<id>/scores`` receives scores (AGS);
   ``POST /<p>/deep-link-return`` receives deep-linking responses; ``GET /<p>/jwks`` is the platform's keyset.
+- Dynamic registration, which the package does not implement, is a stand-in written here after the LTI Dynamic
+  Registration spec: ``GET /<p>/.well-known/openid-configuration`` and ``POST /<p>/register`` (bearer token
+  ``reg-token-<p>``), answering with client id ``grader-<p>`` and the deployment id the launches use.
 - ``GET /_state`` returns what it received (scores, token requests, content items) as JSON;
   ``POST /_fail_scores?count=N`` makes the next N score posts answer 500.
 """
@@ -48,7 +51,9 @@ ROLES = {
 DEPLOYMENT_ID = "deployment-1"
 
 LOCK = threading.Lock()
-STATE: dict[str, t.Any] = {"scores": [], "token_requests": 0, "content_items": [], "fail_scores": 0}
+STATE: dict[str, t.Any] = {
+    "scores": [], "token_requests": 0, "content_items": [], "fail_scores": 0, "registrations": [],
+}  # fmt: skip
 HINTS: dict[str, dict[str, str]] = {}
 
 
@@ -202,6 +207,29 @@ def app(environ, start_response):
 
     if rest == ["jwks"]:
         return _respond(start_response, "200 OK", json.dumps(conf.get_jwks()), "application/json")
+    if rest == [".well-known", "openid-configuration"]:
+        configuration = {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/authorize",
+            "token_endpoint": f"{base}/token",
+            "jwks_uri": f"{base}/jwks",
+            "registration_endpoint": f"{base}/register",
+            "https://purl.imsglobal.org/spec/lti-platform-configuration": {"product_family_code": "testlms"},
+        }
+        return _respond(start_response, "200 OK", json.dumps(configuration), "application/json")
+    if rest == ["register"] and method == "POST":
+        if headers.get("Authorization") != f"Bearer reg-token-{name}":
+            return _respond(start_response, "401 Unauthorized", "{}", "application/json")
+        tool = json.loads(raw)
+        with LOCK:
+            STATE["registrations"].append(tool)
+        tool_configuration = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+        answer = {
+            **tool,
+            "client_id": f"grader-{name}",
+            tool_configuration: {**tool[tool_configuration], "deployment_id": DEPLOYMENT_ID},
+        }
+        return _respond(start_response, "200 OK", json.dumps(answer), "application/json")
     if rest == ["course"]:
         # A course page of the LMS with the activity in a frame, as LMSs show external tools.
         start = html.escape(f"/{name}/start?" + environ.get("QUERY_STRING", ""))
