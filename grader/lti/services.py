@@ -59,6 +59,9 @@ def lti_launch_accept(*, platform: Platform, claims: dict, is_instructor: bool) 
     All or nothing: a refused launch (LaunchRefused) leaves no course, link, user or launch behind.
     """
     message_type = claims.get(MESSAGE_TYPE_CLAIM)
+    if message_type not in ("LtiResourceLinkRequest", "LtiDeepLinkingRequest"):
+        # Submission review and data privacy launches are valid LTI, but grader has no page for them yet.
+        raise LaunchRefused(f"grader does not support {message_type or 'this kind of'} launches.")
     context_claim = claims.get(CONTEXT_CLAIM) or {}
     if not context_claim.get("id"):
         raise LaunchRefused("The launch names no course (LTI context); grader can only be used inside a course.")

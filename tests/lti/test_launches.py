@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 
 from grader.lti.models import LtiContext, LtiLaunch, LtiResourceLink
+from grader.lti.services import LaunchRefused, lti_launch_accept
 from grader.models import Course, Question, Submission
 from grader.services.courses import question_create
+from tests.lti.conftest import parse_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -158,4 +160,34 @@ def test_students_cannot_open_the_deep_linking_picker(registered, browser):
     page = browser.launch("a", user="student-7", context="bio", message="deep")
 
     assert page.status_code == 403 and "Only an instructor" in page.text
+    _nothing_created()
+
+
+def test_an_id_token_posted_from_another_browser_is_refused(registered, browser, platform):
+    # Someone who got hold of the launch form's values (not the state cookie grader set in the student's browser).
+    from tests.lti.conftest import Browser
+
+    start = browser.session.get(
+        f"{platform.issuer('a')}/start",
+        params={"user": "student-7", "context": "bio", "link": "link-1"},
+        allow_redirects=True,
+    )
+    action, fields = parse_form(start.text)
+
+    with Browser(platform=platform).session as elsewhere:
+        stolen = elsewhere.post(action, data=fields)
+
+    assert stolen.status_code == 400 and "State not found" in stolen.text
+    _nothing_created()
+
+
+def test_launch_kinds_grader_has_no_page_for_are_refused(registered):
+    claims = {
+        "sub": "student-7",
+        "https://purl.imsglobal.org/spec/lti/claim/message_type": "LtiSubmissionReviewRequest",
+        "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "bio"},
+    }
+
+    with pytest.raises(LaunchRefused, match="does not support LtiSubmissionReviewRequest"):
+        lti_launch_accept(platform=registered["a"], claims=claims, is_instructor=True)
     _nothing_created()
