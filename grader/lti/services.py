@@ -246,6 +246,9 @@ def lti_deep_link_question(
         return question
     if not new_prompt.strip() or not new_reference.strip():
         raise LaunchRefused("A new question needs a prompt and a reference answer.")
+    points = Decimal(max_points or "5")
+    if not Decimal("0.5") <= points <= Decimal("1000"):
+        raise LaunchRefused("Points must lie between 0.5 and 1000.")
     taken = set(Question.objects.filter(course=course).values_list("key", flat=True))
     base = slugify(new_prompt)[:50] or "question"
     key = next(candidate for candidate in _keys(base) if candidate not in taken)
@@ -253,7 +256,7 @@ def lti_deep_link_question(
         course=course,
         key=key,
         prompt=new_prompt.strip(),
-        max_points=Decimal(max_points or "5"),
+        max_points=points,
         reference_answers=[new_reference.strip()],
     )
 
