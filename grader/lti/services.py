@@ -228,6 +228,22 @@ def lti_workspace_handoff(*, token: str) -> LtiLaunch | None:
     return LtiLaunch.objects.select_related("user", "resource_link").get(token=token)
 
 
+def lti_instructor_launch(*, token: str) -> LtiLaunch | None:
+    return _fresh_launch(token=token, kind=LtiLaunch.Kind.INSTRUCTOR)
+
+
+@transaction.atomic
+def lti_resource_link_bind(*, launch: LtiLaunch, question_id: int) -> Question:
+    """An instructor chooses the question a link placed by hand (without deep linking) shows; one of the course's."""
+    question = Question.objects.filter(
+        pk=question_id, course=launch.context.course_id, archived_at__isnull=True
+    ).first()
+    if question is None or launch.resource_link is None:
+        raise LaunchRefused("That question is not part of this course.")
+    LtiResourceLink.objects.filter(pk=launch.resource_link_id).update(question=question)
+    return question
+
+
 def lti_deep_link_launch(*, token: str) -> LtiLaunch | None:
     return _fresh_launch(token=token, kind=LtiLaunch.Kind.DEEP_LINK)
 

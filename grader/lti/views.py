@@ -74,8 +74,35 @@ def launch(request: HttpRequest) -> HttpResponse:
     if launch.kind == LtiLaunch.Kind.DEEP_LINK:
         return _deep_link_page(request, launch=launch)
     if launch.kind == LtiLaunch.Kind.INSTRUCTOR:
-        return render(request, "lti/instructor.html", {"launch": launch, "question": accepted.question})
+        return _instructor_page(request, launch=launch, question=accepted.question)
     return redirect("lti:attempt", token=launch.token)
+
+
+def _instructor_page(request: HttpRequest, *, launch: LtiLaunch, question: Question | None, error: str = ""):
+    # A link placed by hand (not by deep linking) has no question until the instructor chooses one here.
+    choices = (
+        Question.objects.filter(course=launch.context.course_id, archived_at__isnull=True).order_by("key")
+        if question is None
+        else []
+    )
+    return render(
+        request, "lti/instructor.html", {"launch": launch, "question": question, "choices": choices, "error": error}
+    )
+
+
+@require_POST
+@lti_frame
+def link_question(request: HttpRequest, token: str) -> HttpResponse:
+    """The instructor's choice of question for a link placed by hand."""
+    launch = services.lti_instructor_launch(token=token)
+    if launch is None:
+        return _refused(request, title="This page has expired", detail="Open the activity again.", status=404)
+    picked = request.POST.get("question", "")
+    try:
+        question = services.lti_resource_link_bind(launch=launch, question_id=int(picked) if picked.isdigit() else 0)
+    except services.LaunchRefused as refused:
+        return _instructor_page(request, launch=launch, question=None, error=str(refused))
+    return _instructor_page(request, launch=launch, question=question)
 
 
 @require_http_methods(["GET", "POST"])

@@ -191,3 +191,29 @@ def test_launch_kinds_grader_has_no_page_for_are_refused(registered):
     with pytest.raises(LaunchRefused, match="does not support LtiSubmissionReviewRequest"):
         lti_launch_accept(platform=registered["a"], claims=claims, is_instructor=True)
     _nothing_created()
+
+
+def test_instructor_chooses_the_question_of_a_link_placed_by_hand(registered, browser):
+    browser.launch("a", user="teacher-1", role="instructor", context="bio", link="link-1")
+    course = LtiContext.objects.get().course
+    ours = question_create(
+        course=course, key="osmosis", prompt="What is osmosis?", max_points=Decimal("4"), reference_answers=["Water."]
+    )
+    theirs = question_create(
+        course=Course.objects.create(code="chem", name="Another course"),
+        key="acids",
+        prompt="Another course's question",
+        max_points=Decimal("2"),
+        reference_answers=["Only there."],
+    )
+    page = browser.launch("a", user="teacher-1", role="instructor", context="bio", link="link-hand")
+    assert "What is osmosis?" in page.text and "Another course's question" not in page.text
+
+    refused = browser.submit_form(page, question=str(theirs.pk))
+    chosen = browser.submit_form(page, question=str(ours.pk))
+
+    assert "not part of this course" in html.unescape(refused.text)
+    assert chosen.status_code == 200 and 'id="prompt">What is osmosis?' in chosen.text
+    assert LtiResourceLink.objects.get(resource_link_id="link-hand").question == ours
+    student = browser.launch("a", user="student-7", context="bio", link="link-hand")
+    assert student.status_code == 200 and "What is osmosis?" in student.text
