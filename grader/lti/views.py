@@ -63,7 +63,10 @@ def launch(request: HttpRequest) -> HttpResponse:
     try:
         claims = message.get_launch_data()  # runs every check (state, nonce, signature, iss/aud/azp, deployment...)
         accepted = services.lti_launch_accept(
-            platform=message.platform, claims=claims, is_instructor=message.check_teacher_access()
+            platform=message.platform,
+            claims=claims,
+            # Teaching assistants grade too: they get the teacher's workspace for the course.
+            is_instructor=message.check_teacher_access() or message.check_teaching_assistant_access(),
         )
     except LtiException as refused:
         logger.info("LTI launch refused: %s", refused)
