@@ -8,7 +8,7 @@ It hosts two platforms, ``a`` and ``b`` (issuers ``http://HOST:PORT/a`` and ``..
 127.0.0.1, the server listens there), each with its own key pair. What it signs, validates and answers is the
 package's code; this file only routes requests, keeps state in memory and offers the launches a test asks for:
 
-- ``GET /<p>/start?user=&role=learner|instructor&context=&link=&question=&message=resource|deep&tamper=``
+- ``GET /<p>/start?user=&role=learner|instructor|ta&context=&link=&question=&message=resource|deep&tamper=``
   starts a launch (a redirect to grader's login URL). ``tamper`` makes it a bad one: ``expired`` (exp in the past),
   ``forged`` (signed with a key that is not the platform's, under the platform's key id), ``audience`` (issued to
   another client id), ``deployment`` (an unknown deployment id).
@@ -47,6 +47,7 @@ from lti1p3platform.service_connector import AssignmentsGradesService
 ROLES = {
     "learner": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
     "instructor": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"],
+    "ta": ["http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"],
 }
 DEPLOYMENT_ID = "deployment-1"
 

@@ -37,6 +37,13 @@ def test_instructor_launch_creates_the_course_and_makes_them_its_teacher(registe
     assert LtiContext.objects.count() == 1 and context.course.teachers.count() == 1
 
 
+def test_teaching_assistant_becomes_a_teacher_of_the_course(registered, browser):
+    page = browser.launch("a", user="ta-1", role="ta", context="bio", link="link-1")
+
+    assert page.status_code == 200 and "Open the grading workspace" in page.text
+    assert LtiContext.objects.get().course.teachers.count() == 1
+
+
 def test_student_launch_shows_the_linked_question_and_submits_once_per_attempt(registered, browser, live_server):
     browser.launch("a", user="teacher-1", role="instructor", context="bio", link="link-1")
     course = LtiContext.objects.get().course
