@@ -29,7 +29,6 @@ class PlatformForm(forms.ModelForm):
         return value
 
 
-@admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
     form = PlatformForm
     list_display = ["name", "issuer", "client_id", "is_active", "created_at"]
@@ -74,7 +73,6 @@ class PlatformAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/lti/tool_configuration.html", context)
 
 
-@admin.register(ToolKey)
 class ToolKeyAdmin(admin.ModelAdmin):
     list_display = ["kid", "created_at", "retired_at"]
     fields = ["kid", "public_jwk", "created_at", "retired_at"]
@@ -87,7 +85,6 @@ class ToolKeyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(LtiContext)
 class LtiContextAdmin(admin.ModelAdmin):
     list_display = ["context_id", "platform", "course_link", "created_at"]
     list_filter = ["platform"]
@@ -103,7 +100,6 @@ class LtiContextAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(ScorePassback)
 class ScorePassbackAdmin(admin.ModelAdmin):
     list_display = ["submission", "status", "attempts", "last_status_code", "created_at", "sent_at"]
     list_filter = ["status"]
@@ -117,3 +113,14 @@ class ScorePassbackAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def register(site: admin.AdminSite) -> None:
+    """The LTI models on ``site``: platforms for operators, the rest read-only."""
+    site.register(Platform, PlatformAdmin)
+    site.register(ToolKey, ToolKeyAdmin)
+    site.register(LtiContext, LtiContextAdmin)
+    site.register(ScorePassback, ScorePassbackAdmin)
+
+
+register(admin.site)

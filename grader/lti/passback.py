@@ -24,6 +24,7 @@ from pylti1p3.contrib.django import DjangoServiceConnector
 from pylti1p3.exception import LtiServiceException
 from pylti1p3.grade import Grade
 
+from grader.dispatch import enqueue_lti_score
 from grader.lti.models import LtiLaunch, ScorePassback
 from grader.lti.tool import PlatformRegistration
 from grader.models import Submission
@@ -84,18 +85,8 @@ def lti_scores_record(*, submission_ids: Iterable[int]) -> int:
         )
         recorded.append(passback.pk)
     if recorded:
-        transaction.on_commit(lambda: [enqueue_score_post(passback_id) for passback_id in recorded])
+        transaction.on_commit(lambda: [enqueue_lti_score(passback_id) for passback_id in recorded])
     return len(recorded)
-
-
-def enqueue_score_post(passback_id: int, countdown: float | None = None) -> None:
-    """Hand a score to the workers; if the broker is down the row stays pending and the requeue job sends it."""
-    from grader.lti.tasks import post_lti_score
-
-    try:
-        post_lti_score.apply_async((passback_id,), countdown=countdown)
-    except Exception:
-        logger.warning("could not enqueue LTI score %s", passback_id, exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -179,5 +170,5 @@ def lti_scores_requeue_due(*, sending_for: timedelta = timedelta(minutes=5)) -> 
         )[:1000]
     )
     for passback_id in due:
-        enqueue_score_post(passback_id)
+        enqueue_lti_score(passback_id)
     return len(due)

@@ -1,4 +1,4 @@
-"""The teacher's workspace in the Django admin: scoping, review queue, groups, agreement, CSV in and out.
+"""What the teacher's workspace reads and shows: scoped selectors, agreement, charts, explanations, CSV in and out.
 
-Reads live in ``grader.workspace.selectors``, writes in ``grader.services``; the admin classes stay thin.
+The admin pages that use them live in ``grader.admin``; writes live in ``grader.services``.
 """

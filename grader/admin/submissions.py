@@ -15,12 +15,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
 
+from grader.admin.scoping import CourseScopedAdmin
 from grader.models import Correction, Submission
 from grader.services.grouping import submission_groups, submissions_changed_by_same_decision
 from grader.services.model_versions import NoActiveModelVersion
 from grader.services.review import submissions_confirm_auto_grades, submissions_grade_group
 from grader.services.submissions import correction_create
-from grader.workspace.admin_scoping import CourseScopedAdmin
 from grader.workspace.agreement import agreement_of, agreement_points, agreement_trend
 from grader.workspace.charts import figure_png, scatter_figure, trend_figure
 from grader.workspace.explanation import submission_explanation
@@ -154,7 +154,6 @@ class CorrectionInline(admin.TabularInline):
         return False
 
 
-@admin.register(Submission)
 class SubmissionAdmin(CourseScopedAdmin):
     course_path = "question__course"
     form = SubmissionCorrectionForm

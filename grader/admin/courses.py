@@ -1,4 +1,4 @@
-"""Courses and questions in the admin, with CSV import of questions and their reference answers."""
+"""Courses and questions in the admin, with CSV import of questions and their reference answers, and regrading."""
 
 from __future__ import annotations
 
@@ -10,13 +10,33 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from grader.admin_regrade import regrade_courses, regrade_questions
-from grader.models import Course, Integration, Question, ReferenceAnswer
-from grader.services.integrations import integration_rotate_token
+from grader.admin.scoping import CourseScopedAdmin
+from grader.models import Question, ReferenceAnswer
 from grader.services.question_import import QUESTION_CSV_COLUMNS, questions_import_csv
-from grader.workspace.admin_scoping import CourseScopedAdmin
-from grader.workspace.selectors import courses_for_user, integrations_for_user
+from grader.services.regrading import regrade_enqueue
+from grader.workspace.selectors import courses_for_user
 from grader.workspace.uploads import MAX_UPLOAD_BYTES, upload_refused
+
+
+# Regrading with the active model version: every graded submission no teacher corrected.
+def _regrade(modeladmin, request, question_ids: list[int]) -> None:
+    regrade_enqueue(question_ids=question_ids)
+    modeladmin.message_user(
+        request,
+        f"Regrading {len(question_ids)} question(s) with the active version; teacher-corrected grades are kept.",
+        level=messages.SUCCESS,
+    )
+
+
+@admin.action(description="Regrade uncorrected submissions with the active model version")
+def regrade_questions(modeladmin, request, queryset) -> None:
+    # The queryset is the admin's, already limited to the teacher's courses.
+    _regrade(modeladmin, request, list(queryset.values_list("pk", flat=True)))
+
+
+@admin.action(description="Regrade uncorrected submissions of these courses with the active model version")
+def regrade_courses(modeladmin, request, queryset) -> None:
+    _regrade(modeladmin, request, list(Question.objects.filter(course__in=queryset).values_list("pk", flat=True)))
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -34,7 +54,6 @@ class ArchivedFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(Course)
 class CourseAdmin(CourseScopedAdmin):
     # Regrading with the active version; the queryset an action gets is already limited to the teacher's courses.
     actions = [regrade_courses]
@@ -66,7 +85,6 @@ class QuestionImportForm(forms.Form):
     dry_run = forms.BooleanField(required=False, initial=True, help_text="Only check the file, write nothing.")
 
 
-@admin.register(Question)
 class QuestionAdmin(CourseScopedAdmin):
     actions = [regrade_questions]
     course_path = "course"
@@ -129,42 +147,3 @@ class QuestionAdmin(CourseScopedAdmin):
             "columns": QUESTION_CSV_COLUMNS,
         }
         return TemplateResponse(request, "admin/grader/question/import_csv.html", context)
-
-
-@admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
-    list_display = ["name", "token_prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["token_prefix", "token_sha256", "created_at", "last_used_at"]
-    filter_horizontal = ["courses"]
-
-    def get_queryset(self, request):
-        return integrations_for_user(user=request.user)
-
-    def get_fields(self, request, obj=None):
-        fields = super().get_fields(request, obj)
-        # An integration may also serve courses a teacher does not teach; they need not learn those exist.
-        return fields if request.user.is_superuser else [name for name in fields if name != "courses"]
-
-    def has_add_permission(self, request):
-        # A token must be shown exactly once: `python manage.py create_integration`.
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
-
-    actions = ["rotate_token"]
-
-    @admin.action(
-        description="Rotate the token (the old one stops working; the new one is shown once)",
-        permissions=["change"],
-    )
-    def rotate_token(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one integration.", level=messages.ERROR)
-            return
-        integration = queryset.get()
-        token = integration_rotate_token(integration=integration)
-        self.message_user(request, f"New token for {integration}: {token} (copy it now; it is not stored).")

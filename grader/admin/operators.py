@@ -1,24 +1,24 @@
-"""The teacher's workspace. Teachers see only their courses; every change goes through a service."""
+"""Operators' admin: model versions, training runs, integrations and webhooks.
+
+Teachers see versions, runs and metrics read-only; integrations and webhooks serve several schools' courses, so
+changing them is an operator's (superuser's) job."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from grader.models import ModelVersion, TrainingRun
+from grader import dispatch
+from grader.models import ModelVersion, TrainingRun, WebhookDelivery
+from grader.services.integrations import integration_rotate_token
 from grader.services.model_versions import model_version_activate
+from grader.services.regrading import model_version_dry_run_request
 from grader.services.training_runs import TrainingAlreadyRunning, training_runs_recover
-
-# Courses, questions, submissions and integrations: the teacher's workspace, scoped to the courses one teaches.
-from grader.workspace import admin_courses, admin_submissions  # noqa: F401  (importing registers them)
-from grader.workspace.login import ThrottledAdminLoginForm
-
-# Password guessing at the admin's login page costs a slow hash per try: it shares the API's failure budget.
-admin.site.login_form = ThrottledAdminLoginForm
+from grader.services.webhooks import webhook_delivery_replay
+from grader.workspace.selectors import integrations_for_user
 
 # One active version grades every course, so whoever changes it changes every course's grades. Superusers have
 # this permission implicitly; course teachers are not given it and see versions, runs and metrics read-only.
@@ -41,7 +41,6 @@ class ModelLifecycleAdmin(admin.ModelAdmin):
         return self.has_operate_permission(request) and super().has_delete_permission(request, obj)
 
 
-@admin.register(ModelVersion)
 class ModelVersionAdmin(ModelLifecycleAdmin):
     list_display = [
         "name", "status", "parent", "gate_rmse", "gate_pearson", "gate_accuracy", "gate_interval", "verdict",
@@ -131,10 +130,8 @@ class ModelVersionAdmin(ModelLifecycleAdmin):
         description="Dry run: how would existing auto grades change with this version?", permissions=["operate"]
     )
     def dry_run_diff(self, request, queryset):
-        from grader.tasks import dry_run_model_version
-
         for version in queryset:
-            transaction.on_commit(lambda pk=version.pk: dry_run_model_version.delay(pk))
+            model_version_dry_run_request(version=version)
         self.message_user(request, "Dry run queued on the training workers; its report appears on each version.")
 
 
@@ -166,7 +163,6 @@ def _interval(interval: dict | None) -> str:
     return f"{interval['improvement']:+.3f} ({interval['low']:+.3f} to {interval['high']:+.3f})"
 
 
-@admin.register(TrainingRun)
 class TrainingRunAdmin(ModelLifecycleAdmin):
     list_display = [
         "id", "status", "trigger", "progress_display", "base_version", "produced_version", "dataset_size",
@@ -195,12 +191,18 @@ class TrainingRunAdmin(ModelLifecycleAdmin):
 
     def retrain_now(self, request):
         """POST only: queue a retrain on the training workers; the gate still decides whether it is promoted."""
-        from grader.tasks import retrain_model
-
         if request.method != "POST" or not self.has_operate_permission(request):
             raise PermissionDenied
-        transaction.on_commit(lambda: retrain_model.delay(trigger=f"admin:{request.user.get_username()}", force=True))
-        self.message_user(request, "Retraining queued; its run appears here when a training worker starts it.")
+        # Nothing to commit first: the view writes nothing, the training worker records the run.
+        if dispatch.enqueue_retrain(trigger=f"admin:{request.user.get_username()}", force=True):
+            self.message_user(request, "Retraining queued; its run appears here when a training worker starts it.")
+        else:
+            self.message_user(
+                request,
+                "The broker is unreachable, so nothing was queued; the scheduled retrain will train on the same "
+                "corrections.",
+                level=messages.WARNING,
+            )
         return HttpResponseRedirect(reverse("admin:grader_trainingrun_changelist"))
 
     def changelist_view(self, request, extra_context=None):
@@ -217,4 +219,100 @@ class TrainingRunAdmin(ModelLifecycleAdmin):
         self.message_user(request, f"{count} run(s) marked failed.")
 
 
-from grader import admin_webhooks  # noqa: E402, F401 - webhook endpoints and deliveries: superusers only
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["name", "token_prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["token_prefix", "token_sha256", "created_at", "last_used_at"]
+    filter_horizontal = ["courses"]
+
+    def get_queryset(self, request):
+        return integrations_for_user(user=request.user)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # An integration may also serve courses a teacher does not teach; they need not learn those exist.
+        return fields if request.user.is_superuser else [name for name in fields if name != "courses"]
+
+    def has_add_permission(self, request):
+        # A token must be shown exactly once: `python manage.py create_integration`.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    actions = ["rotate_token"]
+
+    @admin.action(
+        description="Rotate the token (the old one stops working; the new one is shown once)",
+        permissions=["change"],
+    )
+    def rotate_token(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one integration.", level=messages.ERROR)
+            return
+        integration = queryset.get()
+        token = integration_rotate_token(integration=integration)
+        self.message_user(request, f"New token for {integration}: {token} (copy it now; it is not stored).")
+
+
+# Webhook endpoints and the delivery log; a failed delivery can be sent again from here.
+class SuperuserOnlyAdmin(admin.ModelAdmin):
+    """Webhooks belong to integrations, which may serve several schools' courses: an operator's tool."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    # Django opens the list and change pages to the change permission alone, and its filters list every
+    # integration's name: each permission needs the superuser, whatever permissions a teacher was given.
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.none()
+
+
+class WebhookEndpointAdmin(SuperuserOnlyAdmin):
+    list_display = ["id", "integration", "url", "events", "is_active", "created_at"]
+    list_filter = ["is_active", "integration"]
+    readonly_fields = ["integration", "url", "events", "created_at"]
+    exclude = ["secret"]  # the HMAC key stays out of pages and logs; endpoints are registered through the API
+
+
+class WebhookDeliveryAdmin(SuperuserOnlyAdmin):
+    list_display = [
+        "id",
+        "event_type",
+        "endpoint",
+        "submission",
+        "status",
+        "attempts",
+        "last_status_code",
+        "created_at",
+    ]
+    list_filter = ["status", "event_type", "endpoint__integration"]
+    search_fields = ["event_id", "endpoint__url"]
+    list_select_related = ["endpoint", "endpoint__integration"]
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+    actions = ["replay"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Send the selected deliveries again (same event id and signed body)")
+    def replay(self, request, queryset):
+        deliveries = list(queryset.select_related("endpoint"))
+        for delivery in deliveries:
+            webhook_delivery_replay(delivery=delivery)
+        self.message_user(request, f"{len(deliveries)} delivery(ies) queued again; see the new rows for results.")
