@@ -59,7 +59,7 @@ test: install $(CHROMIUM)
 .PHONY: screenshots
 screenshots: install $(CHROMIUM)
 	GRADER_SCREENSHOTS=1 DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-	  $(VENV)/bin/pytest -q tests/workspace/test_browser.py
+	  $(VENV)/bin/pytest -q tests/workspace/test_browser.py tests/lti/test_browser.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -16,7 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grader.settings")
 
 app = Celery("grader")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["grader"])
+app.autodiscover_tasks(["grader", "grader.lti"])
 
 # Every worker records a heartbeat (readiness, and how the sweeper tells a dead worker's claims). weak=False: the
 # receivers are module functions, but the connection must not depend on anyone keeping a reference.

@@ -28,6 +28,7 @@ DELIVER_WEBHOOK = "grader.tasks.deliver_webhook"
 REGRADE_QUESTION = "grader.tasks.regrade_question"
 DRY_RUN_MODEL_VERSION = "grader.tasks.dry_run_model_version"
 RETRAIN_MODEL = "grader.tasks.retrain_model"
+POST_LTI_SCORE = "grader.lti.tasks.post_lti_score"
 
 
 def _publish(
@@ -69,3 +70,8 @@ def enqueue_dry_run(version_id: int) -> bool:
 def enqueue_retrain(*, trigger: str, force: bool = False) -> bool:
     """Ask a training worker to retrain now; if this cannot be sent, the next scheduled retrain does the work."""
     return _publish(RETRAIN_MODEL, kwargs={"trigger": trigger, "force": force}, what=f"retrain ({trigger})")
+
+
+def enqueue_lti_score(passback_id: int, *, countdown: float | None = None) -> bool:
+    """Wake a webhooks worker for a ``pending`` LTI score (requeue_due_lti_scores is its sweeper)."""
+    return _publish(POST_LTI_SCORE, args=(passback_id,), countdown=countdown, what=f"LTI score {passback_id}")

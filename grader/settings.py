@@ -49,10 +49,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "grader",
+    "grader.lti",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside sessions and CSRF: marks the cookies of LTI pages (shown in the LMS's frame) SameSite=None; Secure.
+    "grader.lti.framing.LtiFrameCookies",
     # Serves the admin's static files from gunicorn in the container (collected at image build).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -244,6 +247,21 @@ if GRADER_IDEMPOTENCY_KEY_TTL_HOURS < 1:
 GRADER_WEBHOOK_MAX_ATTEMPTS = env.int("GRADER_WEBHOOK_MAX_ATTEMPTS", default=8)
 GRADER_WEBHOOK_BACKOFF_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_SECONDS", default=10.0)
 GRADER_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("GRADER_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
+
+# --- LTI 1.3 (grader.lti; docs/lti.md) -------------------------------------------------------------------
+# Score posts to a platform's gradebook: attempts before a score is marked failed (backoff as for webhooks).
+GRADER_LTI_SCORE_MAX_ATTEMPTS = env.int("GRADER_LTI_SCORE_MAX_ATTEMPTS", default=8)
+# How long a student's answer page (and an instructor's deep-linking page) stays valid after the launch.
+GRADER_LTI_LAUNCH_MAX_AGE_SECONDS = env.int("GRADER_LTI_LAUNCH_MAX_AGE_SECONDS", default=4 * 3600)
+# How long an instructor's one-time link into the workspace stays valid after the launch.
+GRADER_LTI_HANDOFF_SECONDS = env.int("GRADER_LTI_HANDOFF_SECONDS", default=300)
+# How long an operator's one-time link for LTI dynamic registration stays valid.
+GRADER_LTI_REGISTRATION_LINK_SECONDS = env.int("GRADER_LTI_REGISTRATION_LINK_SECONDS", default=7 * 24 * 3600)
+# Retired signing keys stay published this long (platforms cache JWKS).
+GRADER_LTI_RETIRED_KEY_DAYS = env.int("GRADER_LTI_RETIRED_KEY_DAYS", default=7)
+# Origins allowed to frame the LTI pages besides the registered platforms' own (an LMS served from another host
+# than its issuer, e.g. "https://school.instructure.com").
+GRADER_LTI_FRAME_ANCESTORS = env.list("GRADER_LTI_FRAME_ANCESTORS", default=[])
 GRADER_WEBHOOK_TIMEOUT_SECONDS = env.float("GRADER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
 # Plain http:// callback URLs (tests, a receiver on the same trusted network); https:// only by default.
@@ -344,6 +362,9 @@ CELERY_TASK_ROUTES = {
     "grader.tasks.dry_run_model_version": {"queue": "training"},
     "grader.tasks.deliver_webhook": {"queue": "webhooks"},
     "grader.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},
+    "grader.lti.tasks.post_lti_score": {"queue": "webhooks"},
+    "grader.lti.tasks.requeue_due_lti_scores": {"queue": "webhooks"},
+    "grader.lti.tasks.purge_expired_lti_launch_state": {"queue": "webhooks"},
 }
 # Beat keeps the schedule in the database (the admin shows it); CELERY_BEAT_SCHEDULE, below, is written over the
 # rows of the same names every time beat starts.
@@ -443,6 +464,8 @@ CELERY_BEAT_SCHEDULE = {
     "Re-enqueue regrades that never finished": {"task": "grader.tasks.requeue_stale_regrades", "schedule": 60.0},
     "Re-enqueue dry runs that never finished": {"task": "grader.tasks.requeue_stale_dry_runs", "schedule": 60.0},
     "Delete expired idempotency keys": {"task": "grader.tasks.purge_expired_idempotency_keys", "schedule": 3600.0},
+    "Re-enqueue LTI scores that are due": {"task": "grader.lti.tasks.requeue_due_lti_scores", "schedule": 60.0},
+    "Purge expired LTI launch state": {"task": "grader.lti.tasks.purge_expired_lti_launch_state", "schedule": 3600.0},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # `make run` shows one worker's log in the terminal: the sweepers above (every minute) would add two lines each

@@ -6,6 +6,7 @@ from grader import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("grader.api.urls")),
+    path("lti/", include("grader.lti.urls")),
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
 ]

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from grader import dispatch
 from grader.db import database_now
+from grader.lti.passback import lti_scores_record
 from grader.models import ModelVersion, Question, Submission
 from grader.scoring.grading import Score, grade_batch
 from grader.selectors import model_version_active
@@ -124,6 +125,7 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
                 webhook_event_submission(
                     submission_id=submission.pk, event="submission.grade_changed", reason="regrade"
                 )
+                lti_scores_record(submission_ids=[submission.pk])
     logger.info("regraded %s submissions of questions %s with %s", written, question_ids, version.name)
     return written
 

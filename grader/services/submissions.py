@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from grader import dispatch
 from grader.db import bulk_set, database_now
+from grader.lti.passback import lti_scores_record
 from grader.models import Correction, Integration, ModelVersion, Question, Submission, WorkerHeartbeat
 from grader.scoring.grading import grade_batch
 from grader.scoring.model import GradingModel
@@ -395,6 +396,9 @@ def _submissions_score_and_record(
         if grades and webhook_endpoints_active_exist():
             for pk in grades:
                 webhook_event_submission(submission_id=pk, event="submission.graded", reason="graded")
+        if grades:
+            # Scores for LMS gradebooks (LTI), recorded in the same transaction; one query when none came by LTI.
+            lti_scores_record(submission_ids=grades)
         failed = [pk for pk in unanswerable if pk in still_ours]
         if failed:
             Submission.objects.filter(pk__in=failed).update(
@@ -500,4 +504,5 @@ def correction_create(
     Submission.objects.filter(pk=submission.pk).update(**changes)
     # After the UPDATE, inside the same transaction: the event's snapshot carries the new status and points.
     webhook_event_submission(submission_id=submission.pk, event="submission.grade_changed", reason="correction")
+    lti_scores_record(submission_ids=[submission.pk])
     return correction

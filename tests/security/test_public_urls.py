@@ -1,5 +1,6 @@
-"""Nothing is public except the health endpoints and the admin's login page: every other URL the project routes
-(API, admin, and the schema and docs pages once they exist) refuses an anonymous caller.
+"""Nothing is public except the health endpoints, the admin's login page and LTI's public keyset and login
+initiation: every other URL the project routes (API, admin, LTI pages, and the schema and docs pages once they
+exist) refuses an anonymous caller.
 """
 
 import re
@@ -8,7 +9,9 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"/healthz", "/readyz", "/admin/login/"}
+# LMS platforms fetch grader's JWKS and start the OIDC login anonymously; the login then refuses a request that
+# names no registered platform (400), and every LTI page after it needs the platform's signed launch.
+PUBLIC = {"/healthz", "/readyz", "/admin/login/", "/lti/jwks/", "/lti/login/"}
 
 
 def routed_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
