@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.scoring.calibration import pass_confidence
 from grader.scoring.confidence import ARTIFACT, CONFIDENCE_FEATURE_NAMES, MAX_SPREADS, ConfidenceModel
 from training.metrics import expected_calibration_error
 
@@ -148,8 +148,8 @@ def _cross_group(row: ConfidenceRow) -> str:
 def distance_confidence(features: np.ndarray) -> float:
     """The confidence before this model: the normal error model's, from the distance in residual spreads."""
     spreads = float(features[CONFIDENCE_FEATURE_NAMES.index("margin_in_spread")])
-    value = 0.5 * (1.0 + math.erf(spreads / math.sqrt(2.0)))
-    return 1.0 if spreads >= MAX_SPREADS else value
+    # The features cap the distance at MAX_SPREADS; the normal model was all but certain there.
+    return 1.0 if spreads >= MAX_SPREADS else pass_confidence(fraction=spreads, pass_fraction=0.0, std=1.0)
 
 
 def reliability(confidence: Sequence[float], correct: Sequence[bool]) -> dict:
