@@ -159,6 +159,7 @@ class Prediction:
     needs_review: bool
     reasons: tuple[str, ...]
     best_reference: int = 0  # into the item's references: the closest one
+    confidence_features: tuple[float, ...] = ()  # what the confidence was read from (training/confidence.py)
 
 
 @dataclass
@@ -466,7 +467,7 @@ def _prediction(score: Score, index: int, item: Item, *, k: int, seed: int) -> P
     decision = score.decision
     return Prediction(index, k, seed, decision.fraction, decision.fraction * item.max_score, decision.confidence,
                       decision.needs_review, tuple(str(reason) for reason in decision.reasons),
-                      score.signals.best_reference)  # fmt: skip
+                      score.signals.best_reference, decision.confidence_features)  # fmt: skip
 
 
 def _grade_adversarial(items, test, cases, table, calibration, scale: SimilarityScale | None = None) -> list[dict]:

@@ -291,13 +291,15 @@ def _write(out_dir: Path, protocol: str, summary: dict, items: Sequence[Item], o
         writer = csv.writer(handle)
         # row and answer_id join a prediction back to the input (row 1 is the first row after the header).
         writer.writerow(["row", "answer_id", "split", "question_id", "k", "seed", "human", "predicted", "confidence",
-                         "needs_review", "reasons", "answer", "closest_reference", "references"])  # fmt: skip
+                         "needs_review", "reasons", "answer", "closest_reference", "references",
+                         "confidence_features"])  # fmt: skip
         for output in outputs:
             for p in output.predictions:
                 item = items[p.index]
                 writer.writerow([item.row, item.answer_id, item.split, item.question_id, p.k, p.seed, item.score,
                                  round(p.points, 4), round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons),
-                                 item.answer, item.references[p.best_reference], len(item.references)])  # fmt: skip
+                                 item.answer, item.references[p.best_reference], len(item.references),
+                                 json.dumps([round(value, 6) for value in p.confidence_features])])  # fmt: skip
     if summary["per_question"]:
         with open(out_dir / f"{protocol}_questions.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(summary["per_question"][0]))

@@ -259,7 +259,9 @@ def error_std(*, calibration: Calibration, evidence: Evidence) -> float:
 def pass_confidence(*, fraction: float, pass_fraction: float, std: float) -> float:
     """Probability that the teacher's grade falls on the same side of the pass mark, under a normal error model.
 
-    This is what matters to a student: a grade off by half a point hurts when it flips pass and fail.
+    This is what matters to a student: a grade off by half a point hurts when it flips pass and fail. It assumes
+    every answer is graded with the same error, which answers built to fool the model break: the confidence a grade
+    states is grader.scoring.confidence's, fitted on held-out grades; this one is its baseline (bench/confidence.py).
     """
     if std <= 0:
         return 1.0

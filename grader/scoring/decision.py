@@ -20,7 +20,8 @@ from enum import StrEnum
 import numpy as np
 
 from grader.scoring.alignment import Tokens
-from grader.scoring.calibration import error_std, pass_confidence
+from grader.scoring.calibration import error_std
+from grader.scoring.confidence import confidence_features, shipped_confidence_model
 from grader.scoring.context import QuestionContext
 from grader.scoring.signals import Signals
 from grader.scoring.text import STOPWORDS, Clause, bigrams, clauses, content_words, stem, words
@@ -36,6 +37,10 @@ class Reason(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
 
 
+# The checks on the words: each can be wrong about a right answer, so what trips one is never stated as certain.
+CHECKS = frozenset({Reason.QUESTION_COPY, Reason.NEGATION, Reason.KEYWORD_SALAD})
+
+
 @dataclass(frozen=True)
 class Decision:
     fraction: float  # of full points, before rounding
@@ -44,6 +49,8 @@ class Decision:
     confidence: float  # probability that the teacher would agree on pass or fail
     needs_review: bool
     reasons: tuple[Reason, ...]
+    # what the confidence was read from (grader.scoring.confidence), for fitting it on held-out grades
+    confidence_features: tuple[float, ...] = ()
 
 
 def decide(
@@ -63,9 +70,16 @@ def decide(
     reasons = list(guard.reasons)
     if guard.cap_fraction is not None:
         fraction = min(fraction, guard.cap_fraction)
-    confidence = pass_confidence(
-        fraction=fraction, pass_fraction=policy.pass_fraction, std=error_std(calibration=calibration, evidence=evidence)
+    checked = any(reason in CHECKS for reason in guard.reasons)
+    features = confidence_features(
+        fraction=fraction,
+        pass_fraction=policy.pass_fraction,
+        std=error_std(calibration=calibration, evidence=evidence),
+        signals=signals,
+        checked=checked,
+        corrections=len(evidence),
     )
+    confidence = shipped_confidence_model().confidence(features, checked=checked)
     if guard.reasons == (Reason.BLANK,):
         confidence = 1.0
     uncertain = 1.0 - confidence > policy.review_risk
@@ -78,6 +92,7 @@ def decide(
         confidence=confidence,
         needs_review=guard.needs_review or uncertain,
         reasons=tuple(reasons),
+        confidence_features=tuple(float(value) for value in features),
     )
 
 
