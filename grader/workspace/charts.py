@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from grader.workspace.agreement import Agreement, AgreementPoint, TrendPoint
@@ -75,7 +76,7 @@ def trend_figure(trend: list[TrendPoint], *, title: str, metric: str) -> Figure:
     # An undefined value (e.g. Pearson of two answers) is a missing bar marked "n/a", not a zero.
     axes.bar(positions, [0.0 if v is None else v for v in values], color="#2f6fab", width=0.6)
     for position, value in zip(positions, values, strict=True):
-        text = "n/a" if value is None else (f"{value:.0f}" if metric == "agreement" else f"{value:.2f}")
+        text = "n/a" if value is None else _rounded(value, places=0 if metric == "agreement" else 2)
         axes.annotate(text, (position, 0 if value is None else value), ha="center", va="bottom", fontsize=9)
     if spec.limits:
         axes.set_ylim(*spec.limits)
@@ -88,6 +89,11 @@ def trend_figure(trend: list[TrendPoint], *, title: str, metric: str) -> Figure:
     axes.grid(alpha=0.3, axis="y")
     figure.tight_layout()
     return figure
+
+
+def _rounded(value: float, *, places: int) -> str:
+    # Half up, as the page's tables round (Django's floatformat): 1.125 reads 1.13 in both, not 1.12 in one.
+    return str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def figure_png(figure: Figure) -> bytes:
