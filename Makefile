@@ -38,7 +38,7 @@ retrain: install
 	$(PY) manage.py retrain $(ARGS)
 
 # Measure agreement with human grades: by default on the small example set with the base model (under a minute);
-# `make evaluate ARGS="answers.csv --protocol folds"` for your own (see README, "Grading quality").
+# `make evaluate ARGS="answers.csv --protocol folds"` for your own (see docs/quality.md).
 EVALUATE_ARGS ?= fixtures/evaluate_example.csv --protocol feedback --epochs 0 --holdout test --corrections-from train
 evaluate: install
 	$(PY) manage.py evaluate $(or $(ARGS),$(EVALUATE_ARGS))

@@ -1,4 +1,4 @@
-"""The issue's load run: 5,000 submissions from 50 concurrent clients against gunicorn + Celery on loopback.
+"""The load run: 5,000 submissions from 50 concurrent clients against gunicorn + Celery on loopback.
 
 Runs tests/reliability/test_load.py (the same assertions: no 5xx, every submission graded exactly once, counts
 checked in the database) with a larger N, then writes the timings into docs/BENCHMARKS.md between the

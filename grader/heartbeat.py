@@ -2,6 +2,7 @@
 
 Readiness (grader/health.py) reports not ready when no worker has been heard from recently. A thread rather than
 a timer on the worker's event loop: a slow or unreachable database must never stall message consumption.
+grader/celery.py connects ``start`` to worker_ready and ``stop`` to worker_shutdown.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import logging
 import threading
 import uuid
 
-from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import DatabaseError, connection
 
@@ -40,8 +40,8 @@ def _beat(*, hostname: str, queues: list[str]) -> None:
             return
 
 
-@worker_ready.connect
-def _start_heartbeat(sender, **kwargs) -> None:
+def start(sender, **kwargs) -> None:
+    """worker_ready's receiver: beat from a thread of the worker's main process until the worker stops."""
     queues = sorted(sender.app.amqp.queues.consume_from or {})
     _stop.clear()
     threading.Thread(
@@ -49,6 +49,6 @@ def _start_heartbeat(sender, **kwargs) -> None:
     ).start()
 
 
-@worker_shutdown.connect
-def _stop_heartbeat(**kwargs) -> None:
+def stop(**kwargs) -> None:
+    """worker_shutdown's receiver."""
     _stop.set()

@@ -53,6 +53,11 @@ class Question(models.Model):
         help_text="Accepted probability that an auto grade falls on the wrong side of the pass mark; riskier grades "
         "go to review (default from settings).",
     )
+    regrade_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A regrade with the active version is wanted; cleared when one has run (grader/dispatch.py).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,6 +104,9 @@ class ModelVersion(models.Model):
     )
     dry_run = models.JSONField(
         default=dict, blank=True, help_text="How existing auto grades would change if this version graded them."
+    )
+    dry_run_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="A dry run is wanted; cleared when one has run (grader/dispatch.py)."
     )
 
     class Meta:

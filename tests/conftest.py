@@ -191,3 +191,16 @@ def wait_until(predicate, *, timeout: float = 60.0, interval: float = 0.2):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def beat_started(db, monkeypatch):
+    """What beat does when it starts: its DatabaseScheduler writes CELERY_BEAT_SCHEDULE over its rows."""
+    from django_celery_beat import schedulers
+
+    from grader.celery import app
+
+    # Beat closes connections past their age before it reads (CONN_MAX_AGE 0: every one), which inside a test's
+    # transaction would close the test's own.
+    monkeypatch.setattr(schedulers, "close_old_connections", lambda: None)
+    return schedulers.DatabaseScheduler(app=app)

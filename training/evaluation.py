@@ -48,8 +48,10 @@ DEFAULT_KS = (0, 2, 5, 10, 20)
 DEFAULT_SEEDS = (0, 1, 2)
 PASS_FRACTION = 0.5
 REVIEW_RISKS = (0.1, 0.2, 0.3, 0.5)  # 0.5: only the guards route
-# The cold stage's terms for every calibration fitted here (grader.scoring.calibration.cold_design). Chosen on
-# Mohler folds 1-6 and confirmed on 7-12 (bench/quality_notes.md): quadratic +0.034 Pearson at k = 0 there.
+# The cold stage's terms for every calibration fitted here (grader.scoring.calibration.cold_design): quadratic,
+# because what one signal is worth depends on the others (similarity, the question's, consensus, coverage).
+# Chosen on half the Mohler folds and confirmed on the other half
+# (docs/decisions/0003-calibrated-cold-stage.md).
 COLD_TERMS = "quadratic"
 
 

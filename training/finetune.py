@@ -31,8 +31,8 @@ class Hyperparameters:
     optimizer: str = "adamw_torch"
     scheduler: str = "linear"
     max_seq_length: int = 256
-    # "bf16": mixed precision (bfloat16 autocast, float32 weights), about 1.6x less CPU per step on a CPU with
-    # AVX512-BF16 or AMX and within noise of float32 in loss and held-out agreement; slower on a CPU without.
+    # "bf16": mixed precision (bfloat16 autocast, float32 weights): cheaper steps on a CPU with AVX512-BF16 or AMX,
+    # without a loss in held-out agreement; slower on a CPU without.
     precision: str = "fp32"
 
     def as_dict(self) -> dict:
@@ -152,8 +152,8 @@ class LengthBucketBatchSampler:
 
     Every batch is padded to its longest text, and a transformer's cost grows with that length: random batches of
     Mohler answers pad to about three times the median answer. Shuffling, then sorting by length within windows
-    of ``WINDOW_BATCHES`` batches, then shuffling the batches, keeps each step's texts alike in length (about 1.4x
-    less CPU per step on Mohler pairs, measured) while every epoch still sees the pairs in a new order. The loss
+    of ``WINDOW_BATCHES`` batches, then shuffling the batches, keeps each step's texts alike in length (less
+    padding, so less CPU per step) while every epoch still sees the pairs in a new order. The loss
     is per pair (CosineSimilarityLoss), so which pairs share a batch does not change what is learned, only the
     noise of it.
 

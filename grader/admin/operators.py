@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from grader import dispatch
 from grader.models import ModelVersion, TrainingRun, WebhookDelivery
 from grader.services.integrations import integration_rotate_token
 from grader.services.model_versions import model_version_activate
+from grader.services.regrading import model_version_dry_run_request
 from grader.services.training_runs import TrainingAlreadyRunning, training_runs_recover
 from grader.services.webhooks import webhook_delivery_replay
 from grader.workspace.selectors import integrations_for_user
@@ -129,10 +130,8 @@ class ModelVersionAdmin(ModelLifecycleAdmin):
         description="Dry run: how would existing auto grades change with this version?", permissions=["operate"]
     )
     def dry_run_diff(self, request, queryset):
-        from grader.tasks import dry_run_model_version
-
         for version in queryset:
-            transaction.on_commit(lambda pk=version.pk: dry_run_model_version.delay(pk))
+            model_version_dry_run_request(version=version)
         self.message_user(request, "Dry run queued on the training workers; its report appears on each version.")
 
 
@@ -192,12 +191,18 @@ class TrainingRunAdmin(ModelLifecycleAdmin):
 
     def retrain_now(self, request):
         """POST only: queue a retrain on the training workers; the gate still decides whether it is promoted."""
-        from grader.tasks import retrain_model
-
         if request.method != "POST" or not self.has_operate_permission(request):
             raise PermissionDenied
-        transaction.on_commit(lambda: retrain_model.delay(trigger=f"admin:{request.user.get_username()}", force=True))
-        self.message_user(request, "Retraining queued; its run appears here when a training worker starts it.")
+        # Nothing to commit first: the view writes nothing, the training worker records the run.
+        if dispatch.enqueue_retrain(trigger=f"admin:{request.user.get_username()}", force=True):
+            self.message_user(request, "Retraining queued; its run appears here when a training worker starts it.")
+        else:
+            self.message_user(
+                request,
+                "The broker is unreachable, so nothing was queued; the scheduled retrain will train on the same "
+                "corrections.",
+                level=messages.WARNING,
+            )
         return HttpResponseRedirect(reverse("admin:grader_trainingrun_changelist"))
 
     def changelist_view(self, request, extra_context=None):

@@ -51,10 +51,10 @@ _PAIRS = tuple((a, b) for i, a in enumerate(INTERACTING) for b in INTERACTING[i:
 SHIFT_SHRINK = 3.0
 # Sharpness of the neighbour weights: cosine 0.05 apart is a factor e between two corrected answers.
 NEIGHBOUR_TEMPERATURE = 0.05
-# The same for token agreement, whose values lie closer together: 0.1 apart is a factor e. Chosen on Mohler folds
-# 1-6 among 0.02, 0.05, 0.1 and 0.2 (docs/BENCHMARKS.md).
+# The same for token agreement, whose values lie closer together: 0.1 apart is a factor e. Chosen on half the
+# Mohler folds among 0.02, 0.05, 0.1 and 0.2.
 AGREEMENT_TEMPERATURE = 0.1
-# Pseudo-count of the *_by_count feedback features (the first value tried; Mohler, docs/BENCHMARKS.md).
+# Pseudo-count of the *_by_count feedback features: a correction counts fully once about this many are known.
 COUNT_SHRINK = 5.0
 DEFAULT_ERROR_STD = 0.2  # of full points: the cold model's typical error before anything is known
 
@@ -213,13 +213,13 @@ def feedback_features(
     weights /= weights.sum()
     neighbours = float(weights @ evidence.teacher)
     closeness = float(similarities.max())
-    # How far the cold grade was off on the answers most like this one: the shift, but local. On Mohler it
-    # is worth +0.01 Pearson at 2 to 20 corrections (docs/BENCHMARKS.md).
+    # How far the cold grade was off on the answers most like this one: the shift, but local, since a teacher's
+    # disagreement with the model is usually about one kind of answer, not all of them.
     neighbour_error = float(weights @ (evidence.teacher - evidence.cold))
     aligned, aligned_error = neighbours, neighbour_error
     if tokens is not None and evidence.tokens is not None:
         # Sentence vectors are means: two answers can be close while stating different ideas. Token agreement
-        # asks whether they state the same ones. On Mohler +0.009 Pearson with ten corrections (docs/BENCHMARKS.md).
+        # asks whether they state the same ones.
         agreements = np.array([answer_agreement(tokens, other) for other in evidence.tokens])
         aligned_weights = np.exp((agreements - agreements.max()) / AGREEMENT_TEMPERATURE)
         aligned_weights /= aligned_weights.sum()

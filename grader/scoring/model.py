@@ -150,8 +150,9 @@ class MeanPoolingEncoder:
     ``backend``: ``torch`` runs the transformer with transformers/torch; ``onnx`` runs the same weights, exported
     at training time to ``onnx/model.onnx`` (training.onnx_export), with ONNX Runtime, which never imports
     torch: about half the resident memory per process. A version without the file is run with torch.
-    ``onnx-int8`` runs ``onnx/model_int8.onnx``, the weights quantized to int8: about 2.5x the answers per
-    CPU-second, vectors within ~0.01 cosine of the others (docs/BENCHMARKS.md); a version without it runs ``onnx``.
+    ``onnx-int8`` runs ``onnx/model_int8.onnx``, the weights quantized to int8: more answers per CPU-second where
+    the CPU has int8 instructions, vectors slightly less precise (docs/BENCHMARKS.md); a version without it runs
+    ``onnx``.
     """
 
     def __init__(self, path: str | Path, *, backend: str = "torch", threads: int = 1) -> None:

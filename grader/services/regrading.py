@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from grader import dispatch
 from grader.db import database_now
 from grader.models import ModelVersion, Question, Submission
 from grader.scoring.grading import Score, grade_batch
@@ -27,6 +30,11 @@ from grader.services.webhooks import webhook_event_submission
 logger = logging.getLogger(__name__)
 
 BATCH = 64
+# A request older than this whose task has not cleared it lost its message, or its worker died: sent again.
+# Longer than the task's hard time limit (grader/tasks.py), so a regrade or dry run still running is never sent
+# twice.
+REGRADE_LEASE = timedelta(minutes=12)
+DRY_RUN_LEASE = timedelta(minutes=33)
 
 
 # Auto grades no teacher has settled: released ones and ones awaiting review (a new version may be sure of
@@ -121,11 +129,73 @@ def submissions_regrade(*, question_ids: list[int]) -> int:
 
 
 def regrade_enqueue(*, question_ids: list[int]) -> None:
-    """Hand regrading to the grading workers once the caller's transaction commits, one task per question."""
-    from grader.tasks import regrade_question
+    """Record a regrade of each question and hand it to the grading workers once the caller's transaction commits.
 
+    Recorded first (``regrade_requested_at``), so a message the broker cannot take is sent again by
+    regrades_requeue_stale.
+    """
+    Question.objects.filter(pk__in=question_ids).update(regrade_requested_at=database_now())
     for question_id in question_ids:
-        transaction.on_commit(lambda question_id=question_id: regrade_question.delay(question_id))
+        transaction.on_commit(lambda question_id=question_id: dispatch.enqueue_regrade(question_id))
+
+
+def question_regrade_requested(*, question_id: int) -> int:
+    """Run a recorded regrade of one question, then clear the request. Idempotent.
+
+    A request recorded again while this one ran keeps its mark (the clear is conditional), so it is not lost.
+    """
+    requested_at = Question.objects.filter(pk=question_id).values_list("regrade_requested_at", flat=True).first()
+    written = submissions_regrade(question_ids=[question_id])
+    if requested_at is not None:
+        Question.objects.filter(pk=question_id, regrade_requested_at=requested_at).update(regrade_requested_at=None)
+    return written
+
+
+def regrades_requeue_stale() -> int:
+    """Send again the regrades recorded longer than REGRADE_LEASE ago and never finished. Run by beat."""
+    return _requeue_stale(Question, "regrade_requested_at", lease=REGRADE_LEASE, send=dispatch.enqueue_regrade)
+
+
+def model_version_dry_run_request(*, version: ModelVersion) -> None:
+    """Record a dry run of ``version`` and hand it to the training workers once the caller's transaction commits."""
+    ModelVersion.objects.filter(pk=version.pk).update(dry_run_requested_at=database_now())
+    transaction.on_commit(lambda: dispatch.enqueue_dry_run(version.pk))
+
+
+def model_version_dry_run_requested(*, version_id: int) -> dict:
+    """Run a recorded dry run, then clear the request (unless it was recorded again meanwhile). Idempotent."""
+    version = ModelVersion.objects.get(pk=version_id)
+    report = model_version_dry_run(version=version)
+    if version.dry_run_requested_at is not None:
+        ModelVersion.objects.filter(pk=version_id, dry_run_requested_at=version.dry_run_requested_at).update(
+            dry_run_requested_at=None
+        )
+    return report
+
+
+def dry_runs_requeue_stale() -> int:
+    """Send again the dry runs recorded longer than DRY_RUN_LEASE ago and never finished. Run by beat."""
+    return _requeue_stale(ModelVersion, "dry_run_requested_at", lease=DRY_RUN_LEASE, send=dispatch.enqueue_dry_run)
+
+
+def _requeue_stale(
+    model: type[Question] | type[ModelVersion], field: str, *, lease: timedelta, send: Callable[[int], bool]
+) -> int:
+    now = database_now()
+    stale = list(model.objects.filter(**{f"{field}__lt": now - lease}).values_list("pk", field))
+    sent = 0
+    for pk, requested_at in stale:
+        # The clock restarts before the message goes out, so a task that finishes at once still clears the request.
+        model.objects.filter(pk=pk).update(**{field: now})
+        if not send(pk):
+            # The broker is down: every other publish would fail too. The request keeps its age, so the next sweep
+            # sends it at once.
+            model.objects.filter(pk=pk, **{field: now}).update(**{field: requested_at})
+            break
+        sent += 1
+    if sent:
+        logger.info("sent %s stale requests (%s.%s) again", sent, model.__name__, field)
+    return sent
 
 
 def questions_with_uncorrected_grades() -> list[int]:

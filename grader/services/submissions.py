@@ -20,6 +20,7 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from grader import dispatch
 from grader.db import bulk_set, database_now
 from grader.models import Correction, Integration, ModelVersion, Question, Submission, WorkerHeartbeat
 from grader.scoring.grading import grade_batch
@@ -32,22 +33,6 @@ from grader.services.webhooks import webhook_event_submission
 from grader.shared_cache import CACHE_ERRORS, available_redis, cache_failed, cache_key
 
 logger = logging.getLogger(__name__)
-
-
-def _enqueue_grading(submission_id: int) -> bool:
-    """Hand a submission to the workers. If the broker is down the row stays queued and the sweeper retries.
-
-    Publishing is bounded (CELERY_TASK_PUBLISH_RETRY_POLICY, broker socket timeouts), so an API request whose
-    broker is down answers in about a second instead of hanging. Returns whether the message was published.
-    """
-    from grader.tasks import grade_submission
-
-    try:
-        grade_submission.delay(submission_id)
-    except Exception:
-        logger.warning("could not enqueue submission %s; the sweeper will retry", submission_id, exc_info=True)
-        return False
-    return True
 
 
 # --- One grading message for many single POSTs ------------------------------------------------------------
@@ -67,14 +52,14 @@ def _enqueue_grading_once(submission_id: int) -> bool:
     """Publish a grading message for ``submission_id`` unless one is already waiting for a worker."""
     client = available_redis()
     if client is None:
-        return _enqueue_grading(submission_id)
+        return dispatch.enqueue_grading(submission_id)
     try:
         if not client.set(cache_key(GRADING_PENDING_KEY), "1", ex=GRADING_PENDING_SECONDS, nx=True):
             return True  # the pending message's task will claim this row too
     except CACHE_ERRORS as error:
         cache_failed(error, what="every submission publishes its own grading message meanwhile")
-        return _enqueue_grading(submission_id)
-    published = _enqueue_grading(submission_id)
+        return dispatch.enqueue_grading(submission_id)
+    published = dispatch.enqueue_grading(submission_id)
     if not published:
         _grading_message_taken()  # no message went out: the next POST must publish one
     return published
@@ -162,7 +147,7 @@ def submissions_create_many(*, integration: Integration | None, items: Sequence[
         results = [submission_create(integration=integration, enqueue=False, **item) for item in items]
     created_ids = [submission.pk for submission, created in results if created]
     for first in created_ids[:: max(1, settings.GRADER_GRADING_BATCH_SIZE)]:
-        transaction.on_commit(lambda first=first: _enqueue_grading(first))
+        transaction.on_commit(lambda first=first: dispatch.enqueue_grading(first))
     return results
 
 
@@ -237,7 +222,7 @@ def _enqueue_next_queued() -> None:
         Submission.objects.filter(status=Submission.Status.QUEUED).order_by("pk").values_list("pk", flat=True).first()
     )
     if next_id is not None:
-        _enqueue_grading(next_id)
+        dispatch.enqueue_grading(next_id)
 
 
 def submission_grade(*, submission_id: int) -> bool:
@@ -293,9 +278,8 @@ def submissions_grade_batch(
 def _submissions_claim(*, submission_id: int, limit: int, claim: str, delivery: GradingDelivery) -> list[int]:
     candidates = Submission.objects.select_for_update(skip_locked=True).filter(_claimable(delivery))
     with transaction.atomic():
-        # Its own submission first, then the oldest others. Two index look-ups (grader.models: submission_claimable):
-        # one ORDER BY that put the own row first sorted every claimable row, ~17 ms of database CPU per claim
-        # with a backlog of 15,000.
+        # Its own submission first, then the oldest others. Two index look-ups (grader.models: submission_claimable)
+        # rather than one ORDER BY that puts the own row first, which would sort every claimable row of a backlog.
         ids = list(candidates.filter(pk=submission_id).values_list("pk", flat=True))
         if limit > 1 and len(ids) < limit:  # limit 1: this submission or nothing (submission_grade)
             others = candidates.exclude(pk=submission_id).order_by("pk").values_list("pk", flat=True)
@@ -464,7 +448,7 @@ def submissions_requeue_stale(*, queued_for: timedelta | None = None, batch_size
     Submission.objects.filter(holder_gone, pk__in=stale_ids).update(status=Submission.Status.QUEUED, updated_at=now)
     enqueued = []
     for submission_id in stale_ids:
-        if not _enqueue_grading(submission_id):
+        if not dispatch.enqueue_grading(submission_id):
             break  # the broker is down: every other publish would fail too; the next sweep tries again
         enqueued.append(submission_id)
     if enqueued:

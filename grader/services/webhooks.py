@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from grader import dispatch
 from grader.models import Integration, Submission, WebhookDelivery, WebhookEndpoint
 from grader.services.webhook_http import webhook_post, webhook_url_check
 
@@ -129,18 +130,8 @@ def webhook_event_submission(*, submission_id: int, event: str, reason: str) -> 
         for endpoint in endpoints
     )
     ids = [delivery.pk for delivery in deliveries]
-    transaction.on_commit(lambda: [_enqueue_delivery(delivery_id) for delivery_id in ids])
+    transaction.on_commit(lambda: [dispatch.enqueue_delivery(delivery_id) for delivery_id in ids])
     return len(ids)
-
-
-def _enqueue_delivery(delivery_id: int, countdown: float | None = None) -> None:
-    from grader.tasks import deliver_webhook
-
-    try:
-        deliver_webhook.apply_async((delivery_id,), countdown=countdown)
-    except Exception:
-        # The row stays pending; webhook_deliveries_requeue_due picks it up.
-        logger.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -225,9 +216,12 @@ def webhook_deliveries_requeue_due(*, sending_for: timedelta = timedelta(minutes
             "pk", flat=True
         )[:1000]
     )
+    sent = 0
     for delivery_id in due:
-        _enqueue_delivery(delivery_id)
-    return len(due)
+        if not dispatch.enqueue_delivery(delivery_id):
+            break  # the broker is down: every other publish would fail too; the next sweep tries again
+        sent += 1
+    return sent
 
 
 @transaction.atomic
@@ -242,5 +236,5 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
         replay_of=delivery,
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(lambda: _enqueue_delivery(replay.pk))
+    transaction.on_commit(lambda: dispatch.enqueue_delivery(replay.pk))
     return replay

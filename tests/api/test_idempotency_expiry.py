@@ -90,9 +90,7 @@ def test_purge_stops_after_its_batch_budget_and_the_next_run_goes_on(integration
     assert not IdempotencyRecord.objects.exists()
 
 
-# Not transactional: rows created by migrations are gone after a transactional test's flush.
-@pytest.mark.django_db
-def test_beat_purges_expired_keys_every_hour():
+def test_beat_purges_expired_keys_every_hour(beat_started):
     task = PeriodicTask.objects.get(name="Delete expired idempotency keys")
     assert task.enabled
     assert task.task == "grader.tasks.purge_expired_idempotency_keys"

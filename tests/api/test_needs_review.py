@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
 
 from grader.models import Correction, Submission, WebhookDelivery
@@ -124,21 +122,6 @@ def test_correcting_a_released_grade_leaves_its_status(owned_submission, teacher
     )
     correction_create(submission=failed, teacher=teacher, points=Decimal("1"))
     assert set(Submission.objects.values_list("status", flat=True)) == {"graded", "failed"}
-
-
-def test_migration_settles_reviews_a_teacher_corrected_before_the_rule(awaiting_review, gradient_descent_question):
-    corrected = Submission.objects.create(
-        question=gradient_descent_question,
-        student_ref="s2",
-        answer="a",
-        status=Submission.Status.NEEDS_REVIEW,
-        points=Decimal("1"),
-        corrected_points=Decimal("2"),
-    )
-    migration = importlib.import_module("grader.migrations.0012_settle_corrected_reviews")
-    migration.settle_corrected_reviews(apps, None)
-    statuses = dict(Submission.objects.values_list("pk", "status"))
-    assert statuses == {awaiting_review.pk: "needs_review", corrected.pk: "graded"}
 
 
 def test_a_teacher_of_another_course_cannot_release_it(awaiting_review, second_course):

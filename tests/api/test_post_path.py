@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-import grader.services.submissions as submissions
+from grader import dispatch
 from grader.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,7 @@ def published(monkeypatch) -> list[tuple[int, bool]]:
         seen.append((submission_id, row is not None))
         return True
 
-    monkeypatch.setattr(submissions, "_enqueue_grading", enqueue)
+    monkeypatch.setattr(dispatch, "enqueue_grading", enqueue)
     return seen
 
 

@@ -41,9 +41,10 @@ def test_webhook_tasks_are_published_to_the_webhooks_queue_and_grading_to_gradin
     assert _tasks_on(broker, "grading") == ["grader.tasks.grade_submission"]
 
 
-# Not transactional: rows created by migrations are gone after a transactional test's flush.
-@pytest.mark.django_db
-def test_beat_sends_the_webhook_sweeper_to_the_webhooks_queue():
-    # Beat publishes with the queue stored on the row, which overrides the task's routing.
+def test_beat_sends_the_webhook_sweeper_to_the_webhooks_queue(beat_started, broker):
+    # Beat publishes with the queue stored on its row, if any, over the routing: the rows name none.
     task = PeriodicTask.objects.get(task="grader.tasks.requeue_due_webhook_deliveries")
-    assert task.queue == "webhooks"
+    assert task.queue is None
+    beat_started.apply_async(beat_started.schedule[task.name])
+    assert _tasks_on(broker, "webhooks") == ["grader.tasks.requeue_due_webhook_deliveries"]
+    assert _tasks_on(broker, "grading") == []

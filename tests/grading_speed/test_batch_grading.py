@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from grader import dispatch
 from grader.models import Submission
 from grader.services import submissions as submission_services
 from grader.services.grading_models import model_for_active_version
@@ -211,7 +212,7 @@ def test_a_bulk_upload_sends_one_grading_message_per_batch(
 ):
     settings.GRADER_GRADING_BATCH_SIZE = 4
     sent: list[int] = []
-    monkeypatch.setattr(submission_services, "_enqueue_grading", sent.append)
+    monkeypatch.setattr(dispatch, "enqueue_grading", sent.append)
     question = demo_course.questions.order_by("key").first()
     items = [{"question": question, "student_ref": f"s{n}", "answer": f"answer {n}"} for n in range(10)]
 
@@ -233,7 +234,7 @@ def test_a_grading_task_keeps_claiming_while_its_batches_come_back_full(
     # Three full batches of 3, then the drain stops, and hands the rest to a new message: single POSTs behind
     # them may have sent none of their own (_enqueue_grading_once).
     sent: list[int] = []
-    monkeypatch.setattr(submission_services, "_enqueue_grading", sent.append)
+    monkeypatch.setattr(dispatch, "enqueue_grading", sent.append)
     assert submission_services.submissions_grade_queued(submission_id=queued[0].pk) == 9
     assert Submission.objects.filter(status=Submission.Status.QUEUED).count() == 2
     assert sent == [queued[9].pk]
@@ -257,7 +258,7 @@ def test_single_posts_share_one_grading_message_until_a_task_takes_it(
     """While a message waits for a worker, the next POSTs send none: its task will claim their rows too. Once a
     task is about to claim, the next POST sends its own (its row may commit after that claim's query)."""
     sent: list[int] = []
-    monkeypatch.setattr(submission_services, "_enqueue_grading", lambda pk: sent.append(pk) or True)
+    monkeypatch.setattr(dispatch, "enqueue_grading", lambda pk: sent.append(pk) or True)
     question = demo_course.questions.order_by("key").first()
     first = [post_single(question, n, django_capture_on_commit_callbacks) for n in range(3)]
     assert sent == [first[0]]
@@ -271,7 +272,7 @@ def test_a_message_that_failed_to_publish_does_not_hold_back_the_next_post(
 ):
     outcomes = iter([False, True])  # the broker refuses the first publish, then is back
     sent: list[int] = []
-    monkeypatch.setattr(submission_services, "_enqueue_grading", lambda pk: sent.append(pk) or next(outcomes))
+    monkeypatch.setattr(dispatch, "enqueue_grading", lambda pk: sent.append(pk) or next(outcomes))
     question = demo_course.questions.order_by("key").first()
     ids = [post_single(question, n, django_capture_on_commit_callbacks) for n in range(2)]
     assert sent == ids
@@ -282,7 +283,7 @@ def test_without_a_shared_cache_every_single_post_sends_its_message(
 ):
     # locmem (the embedded default, and these tests): a worker's delete could not reach the web processes.
     sent: list[int] = []
-    monkeypatch.setattr(submission_services, "_enqueue_grading", lambda pk: sent.append(pk) or True)
+    monkeypatch.setattr(dispatch, "enqueue_grading", lambda pk: sent.append(pk) or True)
     question = demo_course.questions.order_by("key").first()
     ids = [post_single(question, n, django_capture_on_commit_callbacks) for n in range(3)]
     assert sent == ids

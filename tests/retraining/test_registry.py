@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from grader import dispatch
 from grader.models import ModelVersion, Submission, TrainingRun
 from grader.services.model_artifacts import ArtifactIntegrityError, model_artifact_store, model_version_local_path
 from grader.services.model_versions import model_version_activate
@@ -110,16 +111,14 @@ def operator_client(client):
 def test_retrain_now_in_the_admin_queues_the_retrain_task(
     operator_client, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from grader import tasks
-
     queued = []
-    monkeypatch.setattr(tasks.retrain_model, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(dispatch, "_publish", lambda task, **kwargs: queued.append((task, kwargs["kwargs"])))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post(reverse("admin:grader_trainingrun_retrain"))
 
     assert response.status_code == 302
-    assert queued == [{"trigger": "admin:operator", "force": True}]
+    assert queued == [("grader.tasks.retrain_model", {"trigger": "admin:operator", "force": True})]
     assert operator_client.get(reverse("admin:grader_trainingrun_retrain")).status_code == 403
 
 

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from grader import dispatch
 from grader.models import ModelVersion, TrainingRun
 
 TEACHER_PERMISSIONS = Permission.objects.filter(content_type__app_label="grader").exclude(codename="operate_models")
@@ -40,10 +41,8 @@ def two_versions(base_model_version) -> tuple[ModelVersion, ModelVersion]:
 
 
 def test_a_teacher_cannot_retrain_now(teacher_client, monkeypatch, django_capture_on_commit_callbacks):
-    from grader import tasks
-
     queued = []
-    monkeypatch.setattr(tasks.retrain_model, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(dispatch, "_publish", lambda task, **kwargs: queued.append(task))
     with django_capture_on_commit_callbacks(execute=True):
         response = teacher_client.post(reverse("admin:grader_trainingrun_retrain"))
     assert response.status_code == 403
@@ -56,11 +55,9 @@ def test_a_teacher_cannot_retrain_now(teacher_client, monkeypatch, django_captur
 def test_a_teacher_cannot_change_the_active_version_from_the_admin(
     teacher_client, two_versions, action, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from grader import tasks
-
     active, older = two_versions
     queued = []
-    monkeypatch.setattr(tasks.dry_run_model_version, "delay", queued.append)
+    monkeypatch.setattr(dispatch, "_publish", lambda task, **kwargs: queued.append(task))
     with django_capture_on_commit_callbacks(execute=True):
         teacher_client.post(
             reverse("admin:grader_modelversion_changelist"),
