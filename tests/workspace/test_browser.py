@@ -87,6 +87,11 @@ def _fits_without_sideways_scrolling(page, selector: str) -> bool:
 def test_teacher_reviews_a_class_with_the_keyboard(
     transactional_db, live_server, browser, screenshot_dir, owner, class_answers
 ):
+    # One grade the model was unsure of, held back for the teacher: it heads the queue.
+    unsure = class_answers[5]
+    Submission.objects.filter(pk=unsure.pk).update(
+        status=Submission.Status.NEEDS_REVIEW, review_reasons="low_confidence"
+    )
     base = live_server.url
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
@@ -99,6 +104,7 @@ def test_teacher_reviews_a_class_with_the_keyboard(
     page.click(f"#course-{question.course_id} a.review-next")
     page.wait_for_selector("#review-form")
     first = int(page.url.split("/review/")[1].split("/")[0])
+    assert first == unsure.pk and "awaiting review" in page.inner_text("#grade-facts")
     _shot(page, screenshot_dir, "review-answer")
 
     # A: accept the auto grade, and the next answer opens.
@@ -106,6 +112,7 @@ def test_teacher_reviews_a_class_with_the_keyboard(
     page.wait_for_function(f"!window.location.pathname.includes('/review/{first}/')")
     accepted = Correction.objects.get(submission_id=first)
     assert accepted.points == Submission.objects.get(pk=first).points and accepted.teacher == owner
+    assert Submission.objects.get(pk=first).status == Submission.Status.GRADED  # released to the LMS
     second = int(page.url.split("/review/")[1].split("/")[0])
 
     # A digit types points; Enter saves them and opens the next answer.
