@@ -105,3 +105,10 @@ def test_full_record_shows_the_closest_reference_whole(client, owner, class_answ
     assert len(reference) > 80  # longer than the reference's short form, which cuts it mid-word
     html = client.get(f"/admin/grader/submission/{submission.pk}/change/").content.decode()
     assert f'<div class="readonly">{reference}</div>' in html
+
+
+def test_full_record_links_to_the_review_page(client, owner, class_answers):
+    client.force_login(owner)
+    submission = class_answers[0]
+    html = client.get(f"/admin/grader/submission/{submission.pk}/change/").content.decode()
+    assert f'href="{_url(submission, submission.question_id)}"' in html
