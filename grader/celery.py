@@ -8,9 +8,9 @@ over its rows at start-up; messages are sent through grader.dispatch.
 import os
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
+from celery.signals import celeryd_after_setup, worker_process_init, worker_ready, worker_shutdown
 
-from grader import heartbeat
+from grader import heartbeat, warmup
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grader.settings")
 
@@ -22,6 +22,8 @@ app.autodiscover_tasks(["grader"])
 # receivers are module functions, but the connection must not depend on anyone keeping a reference.
 worker_ready.connect(heartbeat.start, weak=False)
 worker_shutdown.connect(heartbeat.stop, weak=False)
+# A grading worker's pool processes load the active model as they start, not with the first answer.
+worker_process_init.connect(warmup.warm_in_background, weak=False)
 
 
 @celeryd_after_setup.connect

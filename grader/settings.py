@@ -8,6 +8,7 @@ With no variable set, grader runs in its embedded mode: SQLite and Celery's file
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -280,6 +281,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # How often the worker looks for new messages: the default (1 s) is most of a first grade's wait on a
+        # laptop; listing three folders four times a second costs nothing.
+        "polling_interval": 0.25,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -440,6 +444,22 @@ CELERY_BEAT_SCHEDULE = {
     "Re-enqueue dry runs that never finished": {"task": "grader.tasks.requeue_stale_dry_runs", "schedule": 60.0},
     "Delete expired idempotency keys": {"task": "grader.tasks.purge_expired_idempotency_keys", "schedule": 3600.0},
 }
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # `make run` shows one worker's log in the terminal: the sweepers above (every minute) would add two lines each
+    # a minute saying nothing happened. Their runs that did something ("succeeded ...: 3"), any failure or retry,
+    # and every other task (grading, training, regrading) still show.
+    _housekeeping = "|".join(
+        re.escape(job["task"]) for job in CELERY_BEAT_SCHEDULE.values() if not isinstance(job["schedule"], crontab)
+    )
+    LOGGING["filters"]["idle_housekeeping"] = {
+        "()": "grader.log_filters.DropMatching",
+        "patterns": [
+            rf"Task ({_housekeeping})\[[^\]]+\] received",
+            rf"Task ({_housekeeping})\[[^\]]+\] succeeded in \S+s: 0",
+        ],
+    }
+    LOGGING["loggers"]["celery.worker.strategy"] = {"filters": ["idle_housekeeping"]}
+    LOGGING["loggers"]["celery.app.trace"] = {"filters": ["idle_housekeeping"]}
 
 # --- Reliability and health -------------------------------------------------------------------------
 # The sweeper (beat, every minute) re-enqueues a submission left `queued` this long (the broker was down when it
@@ -457,6 +477,9 @@ GRADER_WORKER_HEARTBEAT_MAX_AGE = env.int("GRADER_WORKER_HEARTBEAT_MAX_AGE", def
 GRADER_WORKER_LOST_AFTER_SECONDS = env.int("GRADER_WORKER_LOST_AFTER_SECONDS", default=30)
 if GRADER_WORKER_LOST_AFTER_SECONDS < 2 * GRADER_WORKER_HEARTBEAT_SECONDS:
     raise ValueError("GRADER_WORKER_LOST_AFTER_SECONDS must be at least twice GRADER_WORKER_HEARTBEAT_SECONDS")
+# A grading worker's pool processes load the active model as they start, so the first answer is graded as fast as
+# the next ones (grader/warmup.py).
+GRADER_WORKER_WARM_UP = env.bool("GRADER_WORKER_WARM_UP", default=True)
 # After this many claims without a grade, the sweeper marks a submission failed instead of re-enqueueing it.
 GRADER_MAX_GRADING_ATTEMPTS = env.int("GRADER_MAX_GRADING_ATTEMPTS", default=5)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the web server, one Celery worker and beat in the foreground (what `make run` ends with), prints the
-# admin URL, login and API token once the web server answers, and on Ctrl-C or SIGTERM stops all three and
-# waits for them: the worker with Celery's warm shutdown (it finishes its task), escalating only if it hangs.
+# admin URL, login and API token once the web server answers and the worker is ready, and on Ctrl-C or SIGTERM
+# stops all three and waits for them: the worker with Celery's warm shutdown (it finishes its task), escalating
+# only if it hangs.
 set -uo pipefail
 
 VENV=${VENV:-.venv}
@@ -50,6 +51,7 @@ stop() {
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
+started_at=$(date +%s)
 "$VENV/bin/celery" -A grader worker -Q grading,training,webhooks --concurrency 1 --loglevel INFO &
 pids+=($!)
 # Beat logs every task it sends (several a minute); warnings are what matters on a laptop. No pidfile: one left by
@@ -62,8 +64,9 @@ pids+=($!)
 for _ in $(seq 1 240); do
   if "$VENV/bin/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
     "${URL}/healthz" 2>/dev/null; then
-    # Last, so the login and token do not scroll away under the services' start-up output.
-    "$VENV/bin/python" manage.py demo_banner --url "$URL"
+    # Last, so the login and token do not scroll away under the services' start-up output: it waits for this
+    # run's worker to be ready (its banner printed, its pool process loading the model).
+    "$VENV/bin/python" manage.py demo_banner --url "$URL" --wait-for-worker-since "$started_at" --wait-timeout 60
     break
   fi
   alive || break

@@ -30,6 +30,17 @@ logging.warning("Please consider to run pre-processing before quantization. Refe
 logging.warning("UNRELATED-ROOT-WARNING")
 logging.getLogger("kombu.connection").warning("No hostname was supplied. Reverting to default 'localhost'")
 logging.getLogger("kombu.connection").warning("UNRELATED-KOMBU-WARNING")
+received = logging.getLogger("celery.worker.strategy")
+traced = logging.getLogger("celery.app.trace")
+received.warning("Task grader.tasks.requeue_stale_submissions[0f3c-idle] received")
+traced.warning("Task grader.tasks.requeue_stale_submissions[0f3c-idle] succeeded in 0.004s: 0")
+traced.warning("Task grader.tasks.requeue_due_webhook_deliveries[77aa-idle] succeeded in 0.01s: 0")
+traced.warning("Task grader.tasks.requeue_stale_regrades[88bb-idle] succeeded in 1.5e-05s: 0")
+traced.warning("Task grader.tasks.purge_expired_idempotency_keys[99cc-idle] succeeded in 0.02s: 0")
+traced.warning("Task grader.tasks.requeue_stale_submissions[1b2d-BUSY-SWEEP] succeeded in 0.2s: 3")
+traced.warning("Task grader.tasks.requeue_stale_submissions[9e9e-FAILED-SWEEP] raised unexpected: OperationalError()")
+received.warning("Task grader.tasks.grade_submission[5c5c-GRADING] received")
+traced.warning("Task grader.tasks.grade_submission[5c5c-GRADING] succeeded in 0.2s: 0")
 """
 
 
@@ -58,8 +69,15 @@ def test_the_known_harmless_lines_are_dropped_and_their_neighbours_kept(tmp_path
     assert "mypackage" in stderr
     for kept in ("UNRELATED-WARNING", "UNRELATED-ROOT-WARNING", "UNRELATED-KOMBU-WARNING"):
         assert kept in stderr
+    # The minute's housekeeping that found nothing to do is dropped; a sweep that did something, a failed one and
+    # every grading task still show.
+    assert "-idle]" not in stderr
+    assert "BUSY-SWEEP" in stderr and "FAILED-SWEEP" in stderr
+    assert stderr.count("5c5c-GRADING") == 2
 
 
 @pytest.mark.parametrize("broker_url", ["redis://", "redis://127.0.0.1:6379/0"])
-def test_kombu_keeps_warning_of_a_missing_host_for_a_real_broker(tmp_path, broker_url):
-    assert "No hostname was supplied" in _stderr(broker_url, tmp_path)
+def test_a_real_broker_keeps_kombus_warning_and_the_housekeeping_lines(tmp_path, broker_url):
+    stderr = _stderr(broker_url, tmp_path)
+    assert "No hostname was supplied" in stderr
+    assert "-idle]" in stderr  # a deployment's workers log every task; only `make run`'s terminal is trimmed

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from grader.admin.scoping import CourseScopedAdmin
 from grader.models import Question, ReferenceAnswer
+from grader.services.course_teachers import colleague_account, course_teacher_add_colleague
 from grader.services.question_import import QUESTION_CSV_COLUMNS, questions_import_csv
 from grader.services.regrading import regrade_enqueue
 from grader.workspace.selectors import courses_for_user
@@ -54,6 +55,24 @@ class ArchivedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CourseColleagueForm(forms.ModelForm):
+    """A course's teacher sees who teaches it and may add a colleague; choosing from every account is an operator's."""
+
+    add_colleague = forms.CharField(
+        required=False,
+        max_length=254,
+        label="Add a colleague",
+        help_text="The username or e-mail of their staff account: they then see this course as you do. "
+        "Only an administrator takes a teacher off a course.",
+    )
+
+    def clean_add_colleague(self) -> str:
+        identifier = self.cleaned_data["add_colleague"].strip()
+        if identifier:
+            colleague_account(identifier=identifier)  # its ValidationError becomes the field's error
+        return identifier
+
+
 class CourseAdmin(CourseScopedAdmin):
     # Regrading with the active version; the queryset an action gets is already limited to the teacher's courses.
     actions = [regrade_courses]
@@ -64,8 +83,21 @@ class CourseAdmin(CourseScopedAdmin):
     filter_horizontal = ["teachers"]
 
     def get_readonly_fields(self, request, obj=None):
-        # Who teaches a course decides who sees it: only an administrator changes that.
+        # Who teaches a course decides who sees it: an administrator chooses freely, a teacher only adds.
         return [] if request.user.is_superuser else ["code", "teachers"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["form"] = CourseColleagueForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        identifier = form.cleaned_data.get("add_colleague")
+        if identifier:
+            result = course_teacher_add_colleague(course=obj, by=request.user, identifier=identifier)
+            if result.added:
+                messages.success(request, f"{result.teacher.get_username()} now teaches {obj.code}.")
 
     def has_add_permission(self, request):
         return request.user.is_superuser

@@ -6,6 +6,7 @@ import copy
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -35,6 +36,30 @@ class CourseSerializer(serializers.ModelSerializer):
 
 class CourseUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
+
+
+class CourseTeacherInputSerializer(serializers.Serializer):
+    username = serializers.CharField(
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="The teacher's username in grader (what corrections name); the same as in your LMS is simplest.",
+    )
+    email = serializers.EmailField(
+        required=False, allow_blank=True, default="", help_text="Stored only when the account is created now."
+    )
+
+
+class CourseTeacherSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    admin_access = serializers.SerializerMethodField(
+        help_text="Whether the account can log in to the admin now; false for one created through the API until "
+        "an operator gives it a password and the teacher permissions."
+    )
+
+    def get_admin_access(self, teacher) -> bool:
+        from grader.services.course_teachers import may_use_admin
+
+        return may_use_admin(teacher)
 
 
 class QuestionInputSerializer(serializers.Serializer):
@@ -181,7 +206,8 @@ CONFIDENCE_HELP = (
 )
 REVIEW_REASONS_HELP = (
     "What the scoring step flagged: low_confidence, question_copy, negation, keyword_salad, padding (the grade "
-    "then awaits a teacher, status needs_review) or blank (an empty answer, graded 0). More may be added."
+    "then awaits a teacher, status needs_review) or blank (an empty answer, graded 0; the API refuses empty answers "
+    "with a 400, so none it accepted carries it). More may be added."
 )
 FINAL_POINTS_HELP = (
     "The grade to record: the teacher's latest correction, else the auto grade. Null until graded and while the "

@@ -22,6 +22,8 @@ from grader.api.serializers import (
     BulkSubmissionOutputSerializer,
     CorrectionInputSerializer,
     CourseSerializer,
+    CourseTeacherInputSerializer,
+    CourseTeacherSerializer,
     CourseUpdateSerializer,
     GradeSerializer,
     ModelVersionSerializer,
@@ -36,6 +38,11 @@ from grader.api.serializers import (
     WebhookEndpointSerializer,
 )
 from grader.models import Correction, Course, Submission
+from grader.services.course_teachers import (
+    course_teacher_add_for_integration,
+    course_teacher_remove,
+    course_teachers,
+)
 from grader.services.courses import (
     course_archive,
     course_create,
@@ -90,7 +97,8 @@ def _include_archived(view: viewsets.GenericViewSet) -> bool:
 )
 class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = CourseSerializer
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    # DELETE only takes a teacher off a course; there is no destroy action (DELETE on a course itself is a 405).
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         return selectors.courses_for_integration(
@@ -112,6 +120,43 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk=None) -> Response:
         return Response(CourseSerializer(course_archive(course=self.get_object())).data)
+
+    @extend_schema(
+        methods=["GET"], request=None, responses=CourseTeacherSerializer(many=True), summary="The course's teachers"
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=CourseTeacherInputSerializer,
+        responses={201: CourseTeacherSerializer, 200: CourseTeacherSerializer},
+        summary="Add a teacher to the course",
+        description="201 when added, 200 when already a teacher (nothing changed). An unknown username creates an "
+        "account without admin access; a known one must already teach one of your courses, else 400. See docs/api.md.",
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def teachers(self, request: Request, pk=None) -> Response:
+        course = self.get_object()
+        if request.method == "GET":
+            return Response(CourseTeacherSerializer(course_teachers(course=course), many=True).data)
+        serializer = CourseTeacherInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = course_teacher_add_for_integration(
+            course=course, integration=request.user, **serializer.validated_data
+        )
+        return Response(
+            CourseTeacherSerializer(result.teacher).data,
+            status=status.HTTP_201_CREATED if result.added else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        summary="Remove a teacher from the course",
+        description="The account stays; only its link to this course goes. 204 also when it was not a teacher.",
+    )
+    @action(detail=True, methods=["delete"], url_path=r"teachers/(?P<username>[^/]+)", url_name="teacher")
+    def remove_teacher(self, request: Request, pk=None, username: str = "") -> Response:
+        course_teacher_remove(course=self.get_object(), username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(

@@ -184,7 +184,11 @@ class MeanPoolingEncoder:
             logger.warning("%s has no %s (exported before int8): running its float model", path, ONNX_INT8_FILE)
             backend = "onnx"
         if backend == "onnx" and not (path / ONNX_FILE).exists():
-            logger.warning("%s has no %s (trained before ONNX export): running it with torch", path, ONNX_FILE)
+            if path.resolve() == base_model_path().resolve():
+                # The untouched base model ships without one; the promotion gate runs it to judge a first version.
+                logger.info("%s is the base model, which has no %s: running it with torch", path, ONNX_FILE)
+            else:
+                logger.warning("%s has no %s (trained before ONNX export): running it with torch", path, ONNX_FILE)
             backend = "torch"
         self.backend = backend
         if backend in ("onnx", "onnx-int8"):

@@ -21,6 +21,19 @@ def model_for_version(*, version: ModelVersion, keep: bool = True) -> GradingMod
     return load_model(path=model_version_local_path(version=version), version_id=version.pk, keep=keep)
 
 
+def model_warm_active() -> ModelVersion | None:
+    """Load the active version's model into this process and run it once; None when there is no active version.
+
+    A worker calls it as it starts, so the first answer it grades does not wait for the model to load (seconds on
+    a busy machine) and for the runtime's first, slower call.
+    """
+    version = model_version_active()
+    if version is None:
+        return None
+    model_for_version(version=version).encode(["warm-up"])
+    return version
+
+
 def model_for_active_version() -> tuple[ModelVersion, GradingModel]:
     """The active version and its model. One indexed query per call, so a promotion is seen at once."""
     version = model_version_active()

@@ -220,7 +220,7 @@ def _train_evaluate_decide(
         log.append(
             f"similarity scale fitted on {scale.answers} uncorrected answers" if scale else "no similarity scale"
         )
-        evaluation = _evaluate(candidate_dir=result.output_dir, base=base, base_dir=base_dir, split=split)
+        evaluation = _evaluate(run=run, candidate_dir=result.output_dir, base=base, base_dir=base_dir, split=split)
         stored = True
         sha256 = model_artifact_store(local_dir=result.output_dir, name=name)
         version = _record_candidate(run=run, base=base, name=name, sha256=sha256, result=result, evaluation=evaluation)
@@ -246,7 +246,9 @@ def _scratch_root() -> Path:
     return root
 
 
-def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split) -> dict:
+def _evaluate(
+    *, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split, run: TrainingRun | None = None
+) -> dict:
     """The candidate and the model it would replace, each grading the same held-out answers (and the adversarial
     benchmark's dev half) through the workers' pipeline; the per-answer points are kept for the gate's bootstrap."""
     if not split.held_out:
@@ -255,7 +257,12 @@ def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path,
     # this evaluation alone: the training process's kept model stays as it was.
     candidate_model = load_model(path=candidate_dir, keep=False)
     replaced_model = load_model(path=base_dir, version_id=base.pk if base is not None else None, keep=False)
+    # Each side takes as long as a share of the fine-tune on a busy machine: said, so the run never looks stuck.
+    label = f"training run {run.pk}: " if run is not None else ""
+    replaced_name = base.name if base is not None else "the base model"
+    logger.info("%sthe new version grades the %s held-out answers", label, len(split.held_out))
     candidate_scores = held_out_grades(pairs=split.held_out, model=candidate_model)
+    logger.info("%s%s grades the same %s answers, to compare", label, replaced_name, len(split.held_out))
     replaced_scores = held_out_grades(pairs=split.held_out, model=replaced_model)
     grades = HeldOutGrades(
         human=[pair.label * pair.max_points for pair in split.held_out],
@@ -270,11 +277,11 @@ def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path,
         "replaced": agreement_of_scores(pairs=split.held_out, scores=replaced_scores),
         "replaced_version": base.name if base is not None else "base model (untrained)",
         "held_out_grades": grades.as_dict(),
-        "adversarial": _adversarial_dev(candidate=candidate_model, replaced=replaced_model),
+        "adversarial": _adversarial_dev(candidate=candidate_model, replaced=replaced_model, label=label),
     }
 
 
-def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel) -> dict | None:
+def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel, label: str = "") -> dict | None:
     """The share of the adversarial benchmark's dev-half answers built to fool the grader that each model catches
     (below the pass mark or routed to a teacher); None when the benchmark is not configured or not present."""
     path = settings.GRADER_PROMOTION_ADVERSARIAL_CSV
@@ -283,6 +290,7 @@ def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel) -> dict
     cases = [case for case in load_cases(path) if case.split == "dev"]
     if not cases:
         return None
+    logger.info("%sboth grade the adversarial benchmark's %s dev answers, built to fool a grader", label, len(cases))
     calibration = calibration_for()
     policy = GradingPolicy.defaults(max_points=Decimal(1))  # each case is graded on its own maximum
     caught = {}

@@ -17,7 +17,7 @@ from tests.api.conftest import basic
 
 
 @pytest.fixture
-def owned(owner, demo_course, gradient_descent_question, owned_submission, base_model_version) -> dict:
+def owned(owner, demo_course, gradient_descent_question, owned_submission, base_model_version, teacher) -> dict:
     with override_settings(GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS=True, GRADER_WEBHOOK_ALLOW_HTTP=True):
         endpoint = webhook_endpoint_create(integration=owner.integration, url="http://127.0.0.1:9/hook")
     return {
@@ -26,6 +26,7 @@ def owned(owner, demo_course, gradient_descent_question, owned_submission, base_
         "submission": owned_submission.pk,
         "webhook": endpoint.pk,
         "model_version": base_model_version.pk,
+        "teacher": teacher.username,
     }
 
 
@@ -36,6 +37,7 @@ def _snapshot() -> tuple:
         Submission.objects.count(),
         Correction.objects.count(),
         list(WebhookEndpoint.objects.order_by("pk").values_list("pk", "is_active")),
+        list(Course.teachers.through.objects.order_by("pk").values_list("course_id", "user_id")),
     )
 
 
@@ -44,6 +46,8 @@ OBJECT_CALLS = [
     ("get", "/api/v1/courses/{course}/", None),
     ("patch", "/api/v1/courses/{course}/", {"name": "Renamed"}),
     ("post", "/api/v1/courses/{course}/archive/", None),
+    ("get", "/api/v1/courses/{course}/teachers/", None),
+    ("delete", "/api/v1/courses/{course}/teachers/{teacher}/", None),
     ("get", "/api/v1/questions/{question}/", None),
     ("patch", "/api/v1/questions/{question}/", {"prompt": "Changed?"}),
     ("post", "/api/v1/questions/{question}/archive/", None),

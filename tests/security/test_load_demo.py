@@ -5,6 +5,7 @@ Its demo token is kept across runs, so a second `make run` does not break what u
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from grader.models import Course, Integration
 from grader.services.integrations import integration_authenticate, integration_rotate_token
+from grader.services.workers import worker_heartbeat_record
 
 
 def test_load_demo_refuses_to_create_the_demo_superuser_with_production_settings(db, settings):
@@ -80,3 +82,18 @@ def test_demo_banner_says_how_to_get_a_token_when_the_kept_one_was_revoked(db, s
 
 def _printed_token(out: str) -> str:
     return re.search(r"API token \(demo-lms\): (\S+)", out).group(1)
+
+
+def test_demo_banner_waits_for_this_runs_worker_and_says_so_when_none_reported(db, settings, tmp_path, capsys):
+    settings.GRADER_DEMO_TOKEN_FILE = tmp_path / "demo-lms.token"
+    call_command("load_demo", "--demo-superuser")
+    capsys.readouterr()
+    worker_heartbeat_record(hostname="celery@earlier-run", incarnation="a", queues=["grading"])
+    run_started = time.time() + 1  # the heartbeat above belongs to an earlier run
+    call_command("demo_banner", "--wait-for-worker-since", str(run_started), "--wait-timeout", "0")
+    assert "The worker has not reported" in capsys.readouterr().out
+
+    call_command("demo_banner", "--wait-for-worker-since", str(time.time() - 60), "--wait-timeout", "0")
+    out = capsys.readouterr().out
+    assert "teacher / grader-demo" in out
+    assert "has not reported" not in out
