@@ -38,7 +38,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "grader.admin.apps.GraderAdminConfig",  # django.contrib.admin with grader's site as the default
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -9,25 +9,28 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, OuterRef, Subquery
-from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from grader.admin.scoping import CourseScopedAdmin
 from grader.models import Correction, Submission
 from grader.services.grouping import submission_groups, submissions_changed_by_same_decision
 from grader.services.model_versions import NoActiveModelVersion
-from grader.services.review import submissions_confirm_auto_grades, submissions_grade_group
+from grader.services.review import corrections_undo, submissions_confirm_auto_grades, submissions_grade_group
 from grader.services.submissions import correction_create
 from grader.workspace.agreement import agreement_of, agreement_points, agreement_trend
-from grader.workspace.charts import figure_png, scatter_figure, trend_figure
+from grader.workspace.charts import TREND_METRICS, figure_png, scatter_figure, trend_figure
 from grader.workspace.explanation import submission_explanation
 from grader.workspace.export import grades_csv
 from grader.workspace.review_text import (
     STATUS_TEXT,
     confidence_percent,
+    points_derivation_text,
     points_text,
     review_reason_texts,
     similarity_text,
@@ -35,6 +38,7 @@ from grader.workspace.review_text import (
 from grader.workspace.selectors import (
     courses_for_user,
     questions_for_user,
+    review_queue,
     review_queue_ordering,
     review_queue_overview,
     submissions_for_user,
@@ -138,6 +142,17 @@ class SubmissionListCorrectionForm(forms.ModelForm):
         return points
 
 
+# The last group decision a teacher can take back: its corrections and which answers were awaiting review.
+GROUP_UNDO_SESSION_KEY = "grader_group_undo"
+
+
+class ReviewForm(forms.Form):
+    """Accept or correct in one step: the points start at the auto grade; unchanged, they accept it."""
+
+    points = forms.DecimalField(min_value=Decimal("0"), decimal_places=2)
+    comment = forms.CharField(required=False, max_length=5000)
+
+
 class GroupGradeForm(forms.Form):
     points = forms.DecimalField(min_value=Decimal("0"), decimal_places=2)
     comment = forms.CharField(required=False, max_length=5000)
@@ -159,11 +174,13 @@ class SubmissionAdmin(CourseScopedAdmin):
     form = SubmissionCorrectionForm
     change_form_template = "admin/grader/submission/change_form.html"
     change_list_template = "admin/grader/submission/change_list.html"
+    # What a teacher decides on, narrow enough for a laptop screen beside the filters: the reasons a grade is held
+    # back show on the status (hover) and on the review page, the similarity on the review page.
     list_display = [
-        "id", "student_ref", "answer_excerpt", "status_text", "confidence_shown", "review_reasons_shown",
-        "similarity_rounded", "auto_points", "corrected_points", "corrected_by", "question",
+        "student_ref", "answer_excerpt", "status_shown", "confidence_shown", "auto_points", "corrected_points",
+        "corrected_by", "question",
     ]  # fmt: skip
-    list_display_links = ["id"]
+    list_display_links = ["student_ref"]
     list_editable = ["corrected_points"]
     list_filter = [
         StatusFilter,
@@ -178,7 +195,7 @@ class SubmissionAdmin(CourseScopedAdmin):
     list_per_page = 50
     readonly_fields = [
         "question", "student_ref", "external_id", "answer", "status_text", "similarity_rounded", "auto_points",
-        "best_reference", "model_version", "graded_at", "teacher_points", "corrected_by", "error", "created_at",
+        "best_reference_text", "model_version", "graded_at", "teacher_points", "corrected_by", "error", "created_at",
         "confidence_shown", "review_reasons_shown",
     ]  # fmt: skip
     fieldsets = [
@@ -190,7 +207,7 @@ class SubmissionAdmin(CourseScopedAdmin):
                     "status_text",
                     "similarity_rounded",
                     "auto_points",
-                    "best_reference",
+                    "best_reference_text",
                     "model_version",
                     "graded_at",
                     "error",
@@ -221,12 +238,18 @@ class SubmissionAdmin(CourseScopedAdmin):
         # The changelist orders by this, not by the queryset's order_by.
         return review_queue_ordering()
 
+    def get_list_display(self, request):
+        # A list of one question's answers need not repeat the question on every row.
+        if "question__id__exact" in request.GET:
+            return [name for name in self.list_display if name != "question"]
+        return self.list_display
+
     def get_changelist_form(self, request, **kwargs):
         return SubmissionListCorrectionForm
 
     @admin.display(description="answer")
     def answer_excerpt(self, submission: Submission) -> str:
-        return submission.answer if len(submission.answer) <= 120 else submission.answer[:118] + "…"
+        return Truncator(submission.answer).words(16, truncate=" …")
 
     @admin.display(description="similarity", ordering="similarity")
     def similarity_rounded(self, submission: Submission) -> str:
@@ -236,6 +259,11 @@ class SubmissionAdmin(CourseScopedAdmin):
     def auto_points(self, submission: Submission) -> str:
         return points_text(submission.points, submission.question.max_points)
 
+    @admin.display(description="best reference")
+    def best_reference_text(self, submission: Submission) -> str:
+        # The whole text: a reference cut mid-word reads as a different sentence.
+        return "-" if submission.best_reference is None else submission.best_reference.text
+
     @admin.display(description="teacher's points")
     def teacher_points(self, submission: Submission) -> str:
         return points_text(submission.corrected_points, submission.question.max_points)
@@ -243,6 +271,13 @@ class SubmissionAdmin(CourseScopedAdmin):
     @admin.display(description="status", ordering="status")
     def status_text(self, submission: Submission) -> str:
         return STATUS_TEXT.get(submission.status, submission.status)
+
+    @admin.display(description="status", ordering="status")
+    def status_shown(self, submission: Submission) -> str:
+        reasons = " ".join(review_reason_texts(submission.review_reason_list))
+        if submission.status != Submission.Status.NEEDS_REVIEW or not reasons:
+            return self.status_text(submission)
+        return format_html('<span title="{}">{} ⓘ</span>', reasons, self.status_text(submission))
 
     @admin.display(description="confidence", ordering="confidence")
     def confidence_shown(self, submission: Submission) -> str:
@@ -258,7 +293,8 @@ class SubmissionAdmin(CourseScopedAdmin):
         teacher = getattr(submission, "latest_teacher", None)
         if teacher is None:
             return "-"
-        return f"{teacher}, {submission.latest_corrected_at:%Y-%m-%d %H:%M}"
+        # The time on hover: the column stays narrow.
+        return format_html('<span title="{}">{}</span>', f"{submission.latest_corrected_at:%Y-%m-%d %H:%M}", teacher)
 
     # --- corrections ---------------------------------------------------------------------------------------
 
@@ -327,7 +363,7 @@ class SubmissionAdmin(CourseScopedAdmin):
     def confirm_auto_grades(self, request, queryset):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        confirmed = submissions_confirm_auto_grades(submissions=queryset, teacher=request.user)
+        confirmed = len(submissions_confirm_auto_grades(submissions=queryset, teacher=request.user))
         skipped = queryset.count() - confirmed
         self.message_user(request, f"Confirmed {confirmed} auto grade(s); {skipped} left alone (ungraded or corrected)")
 
@@ -346,10 +382,13 @@ class SubmissionAdmin(CourseScopedAdmin):
 
         return [
             path("review/", wrap(self.review_view), name="grader_submission_review"),
+            path("review/next/", wrap(self.review_next_view), name="grader_submission_review_next"),
+            path("review/<int:submission_id>/", wrap(self.review_answer_view), name="grader_submission_review_answer"),
             path("agreement/", wrap(self.agreement_view), name="grader_submission_agreement"),
             path("agreement/scatter.png", wrap(self.scatter_png_view), name="grader_submission_agreement_scatter"),
             path("agreement/trend.png", wrap(self.trend_png_view), name="grader_submission_agreement_trend"),
             path("groups/<int:question_id>/", wrap(self.groups_view), name="grader_submission_groups"),
+            path("groups/<int:question_id>/undo/", wrap(self.group_undo_view), name="grader_submission_groups_undo"),
             path("<int:submission_id>/similar/", wrap(self.similar_view), name="grader_submission_similar"),
             path(
                 "<int:submission_id>/accept/",
@@ -373,6 +412,95 @@ class SubmissionAdmin(CourseScopedAdmin):
         return TemplateResponse(
             request, "admin/grader/submission/review.html", self._context(request, title="Review queue", rows=rows)
         )
+
+    def _review_queue_scope(self, request):
+        """``?question=`` (404 if not the teacher's) narrows the queue to one question; else all their courses."""
+        if (question_id := request.GET.get("question")) is None:
+            return None
+        if (pk := _id_or_none(question_id)) is None:
+            raise Http404
+        return get_object_or_404(questions_for_user(user=request.user), pk=pk)
+
+    def review_next_view(self, request):
+        """The first answer waiting in the queue (of ``?question=``, else of all the teacher's courses)."""
+        self._require(request)
+        question = self._review_queue_scope(request)
+        first = review_queue(user=request.user, question=question).values_list("pk", flat=True).first()
+        if first is None:
+            messages.info(request, "Nothing waits for your review here.")
+            return redirect(reverse("admin:index"))
+        scope = f"?question={question.pk}" if question is not None else ""
+        return redirect(reverse("admin:grader_submission_review_answer", args=[first]) + scope)
+
+    def review_answer_view(self, request, submission_id: int):
+        """One answer of the review queue: read it beside its explanation, accept or correct, go on to the next."""
+        self._require(request, change=request.method == "POST")
+        submission = get_object_or_404(submissions_for_user(user=request.user), pk=submission_id)
+        question = self._review_queue_scope(request)
+        queue = list(review_queue(user=request.user, question=question).values_list("pk", flat=True))
+        previous_id, next_id, position = _neighbours(queue, submission.pk)
+        scope = f"?question={question.pk}" if question is not None else ""
+        form = ReviewForm(request.POST or None, initial={"points": _initial_points(submission)})
+        if request.method == "POST" and self._record_review(request, submission, form):
+            if next_id is None:
+                messages.info(request, "Nothing else waits for you in this queue.")
+                return redirect(reverse("admin:index"))
+            return redirect(reverse("admin:grader_submission_review_answer", args=[next_id]) + scope)
+        explanation = submission_explanation(submission=submission)
+        context = self._context(
+            request,
+            title=f"Review: {submission.question.key}, {submission.student_ref}",
+            subtitle=None,
+            submission=submission,
+            question=submission.question,
+            queue_question=question,
+            scope=scope,
+            form=form,
+            explanation=explanation,
+            derivation=_derivation(explanation, submission) if explanation else "",
+            status=self.status_text(submission),
+            auto_points_text=self.auto_points(submission),
+            teacher_points_text=self.teacher_points(submission),
+            similarity=similarity_text(submission.similarity),
+            confidence=confidence_percent(submission.confidence),
+            reasons=review_reason_texts(submission.review_reason_list),
+            can_accept=submission.points is not None and submission.corrected_points is None,
+            previous_id=previous_id,
+            next_id=next_id,
+            position=position,
+            queue_length=len(queue),
+        )
+        return TemplateResponse(request, "admin/grader/submission/review_answer.html", context)
+
+    def _record_review(self, request, submission: Submission, form: ReviewForm) -> bool:
+        """Accept (the button, or the auto grade's points unchanged and no comment) or correct; False if nothing
+        was recorded."""
+        if "accept" in request.POST:
+            return self._accept(request, submission)
+        if not form.is_valid():
+            return False
+        points, comment = form.cleaned_data["points"], form.cleaned_data["comment"]
+        if points == submission.points and not comment and submission.corrected_points is None:
+            return self._accept(request, submission)
+        try:
+            correction_create(submission=submission, teacher=request.user, points=points, comment=comment)
+        except ValidationError as error:
+            form.add_error("points", "; ".join(error.messages))
+            return False
+        max_points = submission.question.max_points
+        messages.success(request, f"Graded {submission.student_ref}: {points_text(points, max_points)}.")
+        return True
+
+    def _accept(self, request, submission: Submission) -> bool:
+        # The same service as the list's "accept" action: a correction with the auto points, releasing the grade.
+        if submissions_confirm_auto_grades(submissions=[submission], teacher=request.user):
+            messages.success(
+                request, f"Accepted the auto grade of {submission.student_ref}: {self.auto_points(submission)}."
+            )
+            return True
+        # A colleague graded it meanwhile, or it is not graded: their grade stands.
+        messages.warning(request, "Nothing accepted: this answer has no auto grade or already has a teacher's.")
+        return False
 
     def _agreement_scope(self, request):
         """The submissions and a title for ``?question=`` or ``?course=`` (404 if not the teacher's), else all."""
@@ -409,7 +537,8 @@ class SubmissionAdmin(CourseScopedAdmin):
             trend=agreement_trend(points),
             per_course=per_course,
             per_question=per_question,
-            query=request.GET.urlencode(),
+            query=_scope_query(request),
+            trend_metrics=TREND_METRICS,
         )
         return TemplateResponse(request, "admin/grader/submission/agreement.html", context)
 
@@ -421,48 +550,108 @@ class SubmissionAdmin(CourseScopedAdmin):
 
     def trend_png_view(self, request):
         self._require(request)
+        metric = request.GET.get("metric", "pearson")
+        if metric not in TREND_METRICS:
+            raise Http404
         submissions, scope_title = self._agreement_scope(request)
-        png = figure_png(trend_figure(agreement_trend(agreement_points(submissions=submissions)), title=scope_title))
+        trend = agreement_trend(agreement_points(submissions=submissions))
+        png = figure_png(trend_figure(trend, title=scope_title, metric=metric))
         return HttpResponse(png, content_type="image/png")
 
     def _apply_group_grade(self, request, candidates) -> bool:
-        """Grade the submissions ticked on a page (only among ``candidates``); True if something was recorded."""
-        form = GroupGradeForm(request.POST)
+        """Grade or accept the submissions ticked on a page (only among ``candidates``); True if something was
+        recorded. What was recorded can be undone from the page (``group_undo_view``) until the next decision."""
         ids = [_id_or_none(value) for value in request.POST.getlist("submission")]
-        chosen = candidates.filter(pk__in=[pk for pk in ids if pk is not None])
-        if not form.is_valid() or not chosen.exists():
-            messages.error(request, "Choose at least one answer and enter points.")
+        chosen = list(candidates.filter(pk__in=[pk for pk in ids if pk is not None]))
+        if not chosen:
+            messages.error(request, "Tick at least one answer.")
             return False
-        try:
-            corrections = submissions_grade_group(
-                submissions=list(chosen),
-                teacher=request.user,
-                points=form.cleaned_data["points"],
-                comment=form.cleaned_data["comment"],
-            )
-        except ValidationError as error:
-            messages.error(request, "; ".join(error.messages))
-            return False
-        messages.success(request, f"Graded {len(corrections)} answer(s) with {form.cleaned_data['points']} points.")
+        held_back = [s.pk for s in chosen if s.status == Submission.Status.NEEDS_REVIEW]
+        if "accept" in request.POST:
+            corrections = submissions_confirm_auto_grades(submissions=chosen, teacher=request.user)
+            done = f"Accepted the auto grades of {len(corrections)} answer(s)"
+        else:
+            form = GroupGradeForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "Enter points, or accept the auto grades.")
+                return False
+            try:
+                corrections = submissions_grade_group(
+                    submissions=chosen,
+                    teacher=request.user,
+                    points=form.cleaned_data["points"],
+                    comment=form.cleaned_data["comment"],
+                )
+            except ValidationError as error:
+                messages.error(request, "; ".join(error.messages))
+                return False
+            points = points_text(form.cleaned_data["points"], chosen[0].question.max_points)
+            done = f"Gave {len(corrections)} answer(s) {points}"
+        request.session[GROUP_UNDO_SESSION_KEY] = {
+            "question": chosen[0].question_id,
+            "corrections": [correction.pk for correction in corrections],
+            "held_back": held_back,
+            "done": done,
+        }
+        messages.success(request, f"{done}. You can undo it on the groups page.")
         return True
 
     def groups_view(self, request, question_id: int):
         self._require(request, change=request.method == "POST")
         question = get_object_or_404(questions_for_user(user=request.user), pk=question_id)
-        candidates = submissions_for_user(user=request.user).filter(question=question, status="graded")
+        # Held-back answers too: grading a group settles them like any correction.
+        candidates = submissions_for_user(user=request.user).filter(question=question, points__isnull=False)
         if request.method == "POST" and self._apply_group_grade(request, candidates):
             return redirect(request.path)
         try:
             groups = submission_groups(submissions=list(candidates.order_by("pk")))
         except NoActiveModelVersion:
             groups = None
-        context = self._context(request, title=f"Similar answers: {question}", question=question, groups=groups)
+        undo = request.session.get(GROUP_UNDO_SESSION_KEY)
+        context = self._context(
+            request,
+            title=f"Groups of similar answers: {question.course.code} · {question.key}",
+            question=question,
+            groups=groups,
+            answers=sum(len(group.submissions) for group in groups or []),
+            group_tables=[[self._group_row(submission) for submission in group.submissions] for group in groups or []],
+            undo=undo if undo and undo.get("question") == question.pk else None,
+        )
         return TemplateResponse(request, "admin/grader/submission/groups.html", context)
+
+    def _group_row(self, submission: Submission) -> dict:
+        max_points = submission.question.max_points
+        return {
+            "submission": submission,
+            "status": self.status_text(submission),
+            "held_back": submission.status == Submission.Status.NEEDS_REVIEW,
+            "auto": points_text(submission.points, max_points),
+            "teacher": points_text(submission.corrected_points, max_points),
+        }
+
+    def group_undo_view(self, request, question_id: int):
+        """POST only: take back the last group decision on this question (corrections made since stand)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, change=True)
+        question = get_object_or_404(questions_for_user(user=request.user), pk=question_id)
+        undo = request.session.get(GROUP_UNDO_SESSION_KEY)
+        if not undo or undo.get("question") != question.pk:
+            messages.warning(request, "Nothing to undo.")
+            return redirect(reverse("admin:grader_submission_groups", args=[question.pk]))
+        del request.session[GROUP_UNDO_SESSION_KEY]
+        undone = corrections_undo(
+            corrections=undo["corrections"], teacher=request.user, held_back_submission_ids=undo["held_back"]
+        )
+        kept = len(undo["corrections"]) - undone
+        note = f"; {kept} kept: graded again since" if kept else ""
+        messages.success(request, f"Undone for {undone} answer(s){note}.")
+        return redirect(reverse("admin:grader_submission_groups", args=[question.pk]))
 
     def similar_view(self, request, submission_id: int):
         self._require(request, change=request.method == "POST")
         submission = get_object_or_404(submissions_for_user(user=request.user), pk=submission_id)
-        candidates = submissions_for_user(user=request.user).filter(question=submission.question, status="graded")
+        candidates = submissions_for_user(user=request.user).filter(question=submission.question, points__isnull=False)
         if request.method == "POST" and self._apply_group_grade(request, candidates):
             return redirect(reverse("admin:grader_submission_change", args=[submission.pk]))
         # A grade awaiting review has no final points yet: the auto grade is where the teacher starts from.
@@ -489,3 +678,44 @@ class SubmissionAdmin(CourseScopedAdmin):
             change_url=reverse("admin:grader_submission_change", args=[submission.pk]),
         )
         return TemplateResponse(request, "admin/grader/submission/similar.html", context)
+
+
+def _neighbours(queue: list[int], current: int) -> tuple[int | None, int | None, int | None]:
+    """The answers before and after ``current`` in the queue and its 1-based position; an answer no longer in the
+    queue (just graded) leads to the queue's first."""
+    if current not in queue:
+        return None, (queue[0] if queue else None), None
+    index = queue.index(current)
+    previous_id = queue[index - 1] if index > 0 else None
+    next_id = queue[index + 1] if index + 1 < len(queue) else None
+    return previous_id, next_id, index + 1
+
+
+def _initial_points(submission: Submission) -> str:
+    """The teacher's grade if there is one, else the auto grade ("2.5", not "2.50"): Enter on an unchanged field
+    accepts it."""
+    points = submission.corrected_points if submission.corrected_points is not None else submission.points
+    return "" if points is None else f"{points.normalize():f}"
+
+
+def _derivation(explanation, submission: Submission) -> str:
+    decision = explanation.score.decision
+    return points_derivation_text(
+        similarity=explanation.score.similarity,
+        zero_credit=explanation.zero_credit,
+        full_credit=explanation.full_credit,
+        cold_fraction=decision.cold_fraction,
+        fraction=decision.fraction,
+        step=explanation.step,
+        points=decision.points,
+        max_points=submission.question.max_points,
+    )
+
+
+def _scope_query(request) -> str:
+    """The agreement page's scope (``question`` or ``course``) for its charts' URLs, without other parameters."""
+    scope = QueryDict(mutable=True)
+    for name in ("question", "course"):
+        if name in request.GET:
+            scope[name] = request.GET[name]
+    return scope.urlencode()

@@ -13,6 +13,14 @@ from grader.services.grading_models import model_for_active_version
 
 # Average cosine distance inside a group; 0.35 keeps paraphrases together and splits answers that say different things.
 GROUP_DISTANCE = 0.35
+# A class's answers in about this many groups at most: more and grading by group saves a teacher little.
+GROUPS_PER_QUESTION = 8
+
+
+def group_min_size(answers: int) -> int:
+    """The smallest group worth grading as one for a question with this many answers: 2 for a handful of answers,
+    a twelfth for a large class (groups of one save nothing; a hundred answers in sixty groups neither)."""
+    return max(2, answers // (GROUPS_PER_QUESTION + 4))
 
 
 @dataclass(frozen=True)
@@ -24,10 +32,13 @@ class AnswerGroup:
         return {submission.final_points for submission in self.submissions}
 
 
-def submission_groups(*, submissions: Sequence[Submission], distance: float = GROUP_DISTANCE) -> list[AnswerGroup]:
-    """Agglomerative clustering (average linkage, cosine distance) of the answers with the active model version.
+def submission_groups(
+    *, submissions: Sequence[Submission], distance: float = GROUP_DISTANCE, min_size: int | None = None
+) -> list[AnswerGroup]:
+    """Agglomerative clustering (average linkage, cosine distance) of the answers with the active model version,
+    then groups smaller than ``min_size`` (default ``group_min_size``) merged into the group nearest to them.
 
-    Largest group first; a lone answer is a group of one.
+    Largest group first; the most typical answer of a group first, so the odd ones out end up last.
     """
     submissions = list(submissions)
     if len(submissions) < 2:
@@ -40,6 +51,9 @@ def submission_groups(*, submissions: Sequence[Submission], distance: float = GR
     labels = AgglomerativeClustering(
         n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
     ).fit_predict(vectors)
+    labels = merge_small_groups(
+        vectors=vectors, labels=labels, min_size=group_min_size(len(submissions)) if min_size is None else min_size
+    )
     groups = []
     for label in set(labels.tolist()):
         members = np.flatnonzero(labels == label)
@@ -48,6 +62,26 @@ def submission_groups(*, submissions: Sequence[Submission], distance: float = GR
         groups.append(AnswerGroup(submissions=[submissions[index] for index in typical_first]))
     groups.sort(key=lambda group: (-len(group.submissions), group.submissions[0].pk))
     return groups
+
+
+def merge_small_groups(*, vectors: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Each group below ``min_size``, smallest first, joins the group whose centroid is closest to its own, until
+    every group has ``min_size`` members or one group is left. ``vectors`` are normalized embeddings."""
+    labels = labels.copy()
+    while True:
+        names, sizes = np.unique(labels, return_counts=True)
+        if len(names) < 2 or sizes.min() >= min_size:
+            return labels
+        smallest = names[np.argmin(sizes)]
+        centroids = {name: _unit(vectors[labels == name].mean(axis=0)) for name in names}
+        others = [name for name in names if name != smallest]
+        nearest = max(others, key=lambda name: float(centroids[name] @ centroids[smallest]))
+        labels[labels == smallest] = nearest
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 @dataclass(frozen=True)

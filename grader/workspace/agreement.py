@@ -19,12 +19,17 @@ class AgreementPoint:
     model_version: str
 
 
+# Fewer pairs than this give a correlation of ±1 or one that swings with a single grade: not worth showing.
+PEARSON_MIN_ANSWERS = 3
+
+
 @dataclass(frozen=True)
 class Agreement:
     n: int
     pearson: float | None
     mae: float | None
     exact_match_rate: float | None
+    pearson_missing: str | None = None  # why there is no Pearson, in words, when there is none
 
 
 @dataclass(frozen=True)
@@ -49,21 +54,31 @@ def agreement_points(*, submissions: QuerySet[Submission]) -> list[AgreementPoin
 def agreement_of(points: list[AgreementPoint]) -> Agreement:
     """Pearson, mean absolute error (in points) and the share of grades the teacher left exactly as they were.
 
-    Pearson of a constant series is undefined and reported as None, not as 0.
+    Pearson of a constant series, or of fewer than PEARSON_MIN_ANSWERS, is reported as None (not 0), with the
+    reason in ``pearson_missing``.
     """
     if not points:
-        return Agreement(n=0, pearson=None, mae=None, exact_match_rate=None)
+        return Agreement(
+            n=0, pearson=None, mae=None, exact_match_rate=None, pearson_missing="No corrected answers yet."
+        )
     auto = np.array([point.auto for point in points])
     teacher = np.array([point.teacher for point in points])
-    pearson = None
-    if len(points) > 1 and np.ptp(auto) > 0 and np.ptp(teacher) > 0:
+    pearson, missing = None, None
+    if len(points) < PEARSON_MIN_ANSWERS:
+        missing = f"Pearson needs at least {PEARSON_MIN_ANSWERS} corrected answers ({len(points)} so far)."
+    elif np.ptp(auto) == 0:
+        missing = "Pearson needs auto grades that differ; all of these are equal."
+    elif np.ptp(teacher) == 0:
+        missing = "Pearson needs teacher's grades that differ; all of these are equal."
+    else:
         value = float(np.corrcoef(auto, teacher)[0, 1])  # numpy, not scipy: this module loads in every process
-        pearson = value if math.isfinite(value) else None
+        pearson, missing = (value, None) if math.isfinite(value) else (None, "Pearson is undefined for these grades.")
     return Agreement(
         n=len(points),
         pearson=pearson,
         mae=float(np.mean(np.abs(auto - teacher))),
         exact_match_rate=float(np.mean(np.isclose(auto, teacher))),
+        pearson_missing=missing,
     )
 
 

@@ -30,6 +30,9 @@ class Explanation:
     model_version: ModelVersion
     score: Score  # the grade as the version gives it now (corrections and earlier answers as they stand)
     references: list[ReferenceExplanation]
+    zero_credit: float  # the question's scale: similarity that earns nothing ...
+    full_credit: float  # ... and full points
+    step: float  # points are rounded to this
 
 
 def _explaining_version(submission: Submission) -> ModelVersion | None:
@@ -48,11 +51,15 @@ def submission_explanation(*, submission: Submission) -> Explanation | None:
     if not references or version is None:
         return None
     model = model_for_version(version=version, keep=False)
-    [score] = grade_batch(model=model, version=version, items=[(question, submission.answer)]).scores
+    batch = grade_batch(model=model, version=version, items=[(question, submission.answer)])
+    [score] = batch.scores
     zero, full = credit_band(question)
     return Explanation(
         model_version=version,
         score=score,
+        zero_credit=zero,
+        full_credit=full,
+        step=batch.contexts[question.pk].policy.step,
         references=[
             ReferenceExplanation(
                 reference=reference,

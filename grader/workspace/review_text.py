@@ -49,6 +49,34 @@ def similarity_text(similarity: float | None) -> str:
     return "-" if similarity is None else f"{similarity:.2f}"
 
 
+def percent(share: float | None) -> str:
+    """``0.5833`` → ``"58 %"``; ``"-"`` for no value."""
+    return "-" if share is None else f"{share * 100:.0f} %"
+
+
+def points_derivation_text(
+    *,
+    similarity: float,
+    zero_credit: float,
+    full_credit: float,
+    cold_fraction: float,
+    fraction: float,
+    step: float,
+    points: Decimal,
+    max_points: Decimal,
+) -> str:
+    """One sentence on how the similarity became points, with the numbers a teacher can check."""
+    text = (
+        f"Similarity {similarity_text(similarity)} to the closest reference; on this question's scale (no credit up "
+        f"to {similarity_text(zero_credit)}, full credit from {similarity_text(full_credit)}) the answer earns "
+        f"{percent(cold_fraction)} of full points"
+    )
+    if round(fraction, 2) != round(cold_fraction, 2):
+        text += f", {percent(fraction)} after the checks and the answers you already graded for this question"
+    rounding = f", rounded to steps of {_plain(Decimal(str(step)))}" if step > 0 else ""
+    return f"{text}; of {_plain(max_points)} points{rounding}: {points_text(points, max_points)}."
+
+
 def _plain(number: Decimal) -> str:
     # normalize() drops trailing zeros but writes 10 as 1E+1; the fixed-point format writes it back as 10.
     return f"{Decimal(number).normalize():f}"

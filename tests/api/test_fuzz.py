@@ -182,6 +182,7 @@ ADMIN_GETS = [
     "/admin/grader/submission/{submission}/similar/", "/admin/grader/submission/groups/{question}/",
     "/admin/grader/question/", "/admin/grader/course/", "/admin/grader/modelversion/",
     "/admin/grader/trainingrun/", "/admin/grader/integration/", "/admin/grader/submission/{submission}/change/",
+    "/admin/", "/admin/grader/submission/review/{submission}/", "/admin/grader/submission/review/next/",
 ]  # fmt: skip
 ADMIN_PARAMS = [
     "question", "course", "points", "status", "points_range", "corrected", "model_version__id__exact",
@@ -227,6 +228,19 @@ admin_posts = st.one_of(
         st.fixed_dictionaries(
             {"submission": st.lists(form_text, max_size=3), "points": form_text, "comment": form_text}
         ),
+    ),
+    st.tuples(
+        st.just("/admin/grader/submission/groups/{question}/"),
+        st.fixed_dictionaries({"submission": st.lists(form_text, max_size=3), "accept": form_text}),
+    ),
+    st.tuples(st.just("/admin/grader/submission/groups/{question}/undo/"), st.fixed_dictionaries({})),
+    st.tuples(
+        st.just("/admin/grader/submission/review/{submission}/"),
+        st.fixed_dictionaries({"points": form_text, "comment": form_text}),
+    ),
+    st.tuples(
+        st.just("/admin/grader/submission/review/{submission}/"),
+        st.fixed_dictionaries({"accept": form_text, "points": form_text}),
     ),
     st.tuples(
         st.just("/admin/grader/submission/{submission}/similar/"),

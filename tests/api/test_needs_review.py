@@ -81,7 +81,7 @@ def test_a_correction_releases_a_grade_awaiting_review(hook, awaiting_review, te
 
 
 def test_confirming_the_auto_grade_releases_it_as_it_was(hook, awaiting_review, teacher):
-    assert submissions_confirm_auto_grades(submissions=[awaiting_review], teacher=teacher) == 1
+    assert len(submissions_confirm_auto_grades(submissions=[awaiting_review], teacher=teacher)) == 1
     awaiting_review.refresh_from_db()
     assert (awaiting_review.status, awaiting_review.final_points) == ("graded", Decimal("3.50"))
     [event] = _events("submission.grade_changed")

@@ -29,6 +29,8 @@ def test_every_admin_page_of_a_submission_writes_nothing_and_keeps_the_loaded_mo
         f"/admin/grader/submission/{submission.pk}/history/",
         f"/admin/grader/submission/{submission.pk}/similar/",
         f"/admin/grader/submission/groups/{submission.question_id}/",
+        f"/admin/grader/submission/review/{submission.pk}/?question={submission.question_id}",
+        "/admin/",
     ]
     embeddings_before = (AnswerEmbedding.objects.count(), ReferenceEmbedding.objects.count())
 

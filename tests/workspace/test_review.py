@@ -63,7 +63,7 @@ def test_teacher_corrects_a_grade_from_the_list_and_the_auto_grade_stays(client,
     target.refresh_from_db()
     assert target.corrected_points == Decimal("1") and target.points == correction.auto_points
     listing = client.get(url).content.decode()
-    assert "ada, " in listing  # who corrected it, beside the auto grade
+    assert '">ada</span>' in listing  # who corrected it, beside the auto grade (the time on hover)
 
 
 def test_list_refuses_points_above_the_maximum(client, owner, class_answers):
@@ -325,3 +325,19 @@ def test_no_accept_button_on_a_released_grade_and_none_for_another_course(client
     client.force_login(stranger)
     assert client.post(f"/admin/grader/submission/{flagged.pk}/accept/").status_code == 404
     assert not Correction.objects.exists()
+
+
+def test_review_overview_counts_released_grades_apart_and_lists_only_questions_with_answers(
+    client, owner, class_answers, gradient_descent_question
+):
+    client.force_login(owner)
+    _await_review(class_answers[1], confidence=0.4, reasons="negation")
+    _await_review(class_answers[2], confidence=0.4, reasons="negation")
+    rows = {row.question.pk: row for row in client.get("/admin/grader/submission/review/").context["rows"]}
+    released = Submission.objects.filter(question=gradient_descent_question, status="graded").count()
+    row = rows[gradient_descent_question.pk]
+    assert row.awaiting_review >= 2
+    assert row.graded == released and row.graded + row.awaiting_review == len(class_answers)
+    # The demo course has other questions, none answered yet: they wait for nothing and are not listed.
+    assert gradient_descent_question.course.questions.count() > 1
+    assert set(rows) == {gradient_descent_question.pk}
