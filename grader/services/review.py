@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from grader.models import Correction, Submission
@@ -16,7 +16,7 @@ CONFIRMATION_COMMENT = "Auto grade confirmed."
 
 @transaction.atomic
 def submissions_grade_group(
-    *, submissions: Iterable[Submission], teacher: AbstractBaseUser, points: Decimal, comment: str = ""
+    *, submissions: Iterable[Submission], teacher: User, points: Decimal, comment: str = ""
 ) -> list[Correction]:
     """The same grade for every submission given; all or nothing (points out of range for one refuse all)."""
     return [
@@ -26,7 +26,7 @@ def submissions_grade_group(
 
 
 @transaction.atomic
-def submissions_confirm_auto_grades(*, submissions: Iterable[Submission], teacher: AbstractBaseUser) -> int:
+def submissions_confirm_auto_grades(*, submissions: Iterable[Submission], teacher: User) -> int:
     """The teacher agrees with the auto grade: a correction with the same points, so it counts as a training label
     and, like any correction, releases a grade that was awaiting review.
 
@@ -42,6 +42,8 @@ def submissions_confirm_auto_grades(*, submissions: Iterable[Submission], teache
     )
     confirmed = 0
     for submission in pending:
+        if submission.points is None:  # excluded by the query; a row without points has nothing to confirm
+            continue
         correction_create(
             submission=submission, teacher=teacher, points=submission.points, comment=CONFIRMATION_COMMENT
         )
