@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # The settings refuse the embedded secret key on a database server; tests get a throwaway one.
 TEST_SECRET_KEY ?= test-only-secret-key-not-for-production-0123456789abcdef
 
-.PHONY: install run retrain evaluate test lint format clean
+.PHONY: install run retrain evaluate test test-fast lint format clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ test: install $(CHROMIUM)
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} \
 	  $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The fast lane: unit, service and API tests, without the ones that start a worker, beat, a live server or a
+# browser (those run in `make test`, which is what CI runs). PostgreSQL and Redis as for `make test`.
+FAST_MARKERS := not e2e and not reliability and not processes
+test-fast: install
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} \
+	  $(VENV)/bin/pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
+
 # Refresh docs/screenshots/ from the browser test.
 .PHONY: screenshots
 screenshots: install $(CHROMIUM)
@@ -64,6 +71,7 @@ screenshots: install $(CHROMIUM)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .

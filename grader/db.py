@@ -9,10 +9,18 @@ from typing import Any
 from django.db import connection, models
 
 
+def _column(model: type[models.Model], name: str) -> models.Field:
+    """The model's field ``name``, which must be a column of its own table (not a reverse or generic relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
 def _instance(model: type[models.Model], pk: int, values: Mapping[str, Any]) -> models.Model:
     """An unsaved instance carrying ``values``; a relation given as a key goes to its ``_id`` attribute (the
     model's constructor accepts only an instance under the relation's name)."""
-    fields = {name: model._meta.get_field(name) for name in values}
+    fields = {name: _column(model, name) for name in values}
     return model(
         pk=pk,
         **{
@@ -33,10 +41,12 @@ def bulk_set(model: type[models.Model], rows: Mapping[int, Mapping[str, Any]]) -
         return
     names = list(next(iter(rows.values())))
     if connection.vendor != "postgresql":
-        model.objects.bulk_update([_instance(model, pk, values) for pk, values in rows.items()], names)
+        model._default_manager.bulk_update([_instance(model, pk, values) for pk, values in rows.items()], names)
         return
     meta = model._meta
-    fields = [meta.pk, *(meta.get_field(name) for name in names)]
+    pk_field = meta.pk
+    assert pk_field is not None  # every concrete model has one
+    fields = [pk_field, *(_column(model, name) for name in names)]
     quote = connection.ops.quote_name
     # Every placeholder carries its column's type: VALUES would otherwise type the parameters as text.
     row_sql = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
@@ -51,9 +61,12 @@ def bulk_set(model: type[models.Model], rows: Mapping[int, Mapping[str, Any]]) -
     columns = ", ".join(quote(field.column) for field in fields)
     assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields[1:])
     # Only identifiers from the model's meta (quoted) are formatted in; every value is a parameter.
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    table, pk_column = quote(meta.db_table), quote(pk_field.column)
     values_sql = ", ".join([row_sql] * len(rows))
-    sql = f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values_sql}) AS v ({columns}) WHERE t.{pk} = v.{pk}"  # noqa: S608
+    sql = (
+        f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values_sql}) AS v ({columns})"  # noqa: S608
+        f" WHERE t.{pk_column} = v.{pk_column}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -43,8 +43,10 @@ def shared_redis() -> redis.Redis | None:
     # Kept on the backend object: a settings change (tests) makes Django build a new backend, and a new client.
     client = getattr(backend, "_grader_client", None)
     if client is None:
-        client = backend._cache._client(connection_pool=backend._cache._get_connection_pool(write=True))
-        backend._grader_client = client
+        # Django's RedisCache keeps its client factory private (and untyped).
+        redis_cache = backend._cache  # type: ignore[attr-defined]
+        client = redis_cache._client(connection_pool=redis_cache._get_connection_pool(write=True))
+        backend._grader_client = client  # type: ignore[attr-defined]
     return client
 
 

@@ -30,6 +30,18 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = PROJECT_DIR / "fixtures"
 
 
+# Fixtures that start processes: a Celery worker or beat, a live server, a browser, a private database or Redis.
+# Their tests are marked `processes` here, so the fast lane (`make test-fast`) leaves them out without anyone
+# having to remember the marker.
+PROCESS_FIXTURES = {"celery_worker_process", "spawn", "live_server", "browser", "launcher", "private_postgres"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.processes)
+
+
 @pytest.fixture(scope="session")
 def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Model artifacts of this test session; every test that trains writes here, never to var/."""

@@ -65,9 +65,9 @@ def off_topic_padding(question: str, *, rng: random.Random) -> str:
 def generate(questions: dict[str, tuple[str, str]], *, seed: int = 0) -> list[AdversarialCase]:
     """One case of each kind per question. ``questions``: question_id → (question, reference answer)."""
     rng = random.Random(seed)
-    cases = []
+    cases: list[AdversarialCase] = []
     for question_id, (question, reference) in sorted(questions.items()):
-        answers = {
+        answers: dict[str, str | None] = {
             "negated_reference": negate(reference),
             "question_copy": question,
             "keyword_salad": keyword_salad(reference, rng=rng),
@@ -76,9 +76,9 @@ def generate(questions: dict[str, tuple[str, str]], *, seed: int = 0) -> list[Ad
             "off_topic_padding": off_topic_padding(question, rng=rng),
         }
         cases.extend(
-            AdversarialCase(kind, question_id, question, reference, answers[kind])
+            AdversarialCase(kind, question_id, question, reference, answer)
             for kind in KINDS
-            if answers[kind] is not None
+            if (answer := answers[kind]) is not None
         )
     return cases
 

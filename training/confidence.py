@@ -134,7 +134,8 @@ def cross_fitted(rows: Sequence[ConfidenceRow], *, adversarial_share: float) -> 
         model = fit([row for row, out in zip(rows, held_out, strict=True) if not out],
                     adversarial_share=adversarial_share)  # fmt: skip
         for index in np.flatnonzero(held_out):
-            confidence[index] = model.confidence(rows[index].features, checked=rows[index].checked)
+            row = rows[int(index)]
+            confidence[index] = model.confidence(row.features, checked=row.checked)
     return confidence
 
 
@@ -176,9 +177,10 @@ def ece_if_calibrated(confidence: Sequence[float], *, draws: int = 500) -> float
     rng = np.random.default_rng(0)
     values = np.asarray(confidence, dtype=float)
     samples = [
-        expected_calibration_error(confidence=values, correct=rng.random(len(values)) < values)[0] for _ in range(draws)
+        expected_calibration_error(confidence=values.tolist(), correct=(rng.random(len(values)) < values).tolist())[0]
+        for _ in range(draws)
     ]
-    return float(np.median(samples))
+    return float(np.median([sample for sample in samples if sample is not None]))
 
 
 def choose_share(rows: Sequence[ConfidenceRow], shares: Sequence[float] = ADVERSARIAL_SHARES) -> tuple[float, dict]:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -505,11 +506,15 @@ def summarize(items: Sequence[Item], outputs: Sequence[FoldOutput]) -> dict:
     binary = all(item.score in (0.0, item.max_score) for item in items)
     per_k: dict[int, dict] = {}
     for k in sorted({p.k for p in predictions}):
-        runs = []
+        runs: list[dict] = []
         for seed in sorted({p.seed for p in predictions if p.k == k}):
             chosen = [p for p in predictions if p.k == k and p.seed == seed]
-            metrics = agreement(
-                predicted=[p.points for p in chosen], human=[items[p.index].score for p in chosen], max_score=max_score
+            metrics: dict[str, Any] = dict(
+                agreement(
+                    predicted=[p.points for p in chosen],
+                    human=[items[p.index].score for p in chosen],
+                    max_score=max_score,
+                )
             )
             if binary:
                 metrics.update(_binary_metrics(chosen, items))

@@ -65,7 +65,7 @@ def fine_tune(
     if not pairs:
         raise ValueError("no training pairs")
     from datasets import Dataset
-    from sentence_transformers import (
+    from sentence_transformers import (  # type: ignore[attr-defined]  # losses is a submodule it does not re-export
         SentenceTransformer,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
@@ -119,7 +119,8 @@ def fine_tune(
             disable_tqdm=True,
             use_cpu=True,
             dataloader_num_workers=0,
-            batch_sampler=LengthBucketBatchSampler,
+            # A sampler class is what the trainer instantiates; its annotation names only its own samplers.
+            batch_sampler=LengthBucketBatchSampler,  # type: ignore[arg-type]
             bf16=hyperparameters.precision == "bf16",
         )
         trainer = SentenceTransformerTrainer(

@@ -99,7 +99,7 @@ def expected_calibration_error(
         n = int(members.sum())
         mean_confidence = float(confidence_array[members].mean()) if n else None
         accuracy = float(correct_array[members].mean()) if n else None
-        if n:
+        if mean_confidence is not None and accuracy is not None:
             gap += n * abs(mean_confidence - accuracy)
         table.append({"low": float(edges[index]), "high": float(edges[index + 1]), "n": n,
                       "confidence": mean_confidence, "accuracy": accuracy})  # fmt: skip

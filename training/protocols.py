@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +46,8 @@ class CachedEncoder:
     def __init__(self, model_dir: str | Path, cache_dir: Path, backend: str = "sentence-transformers"):
         self.model_dir = str(model_dir)
         self.backend = backend
-        self._model = None
-        self._token_model = None
+        self._model: Any = None  # SentenceTransformer or MeanPoolingEncoder, built when first needed
+        self._token_model: Any = None
         self._tokens: dict[str, Tokens] = {}
         identity = self.model_dir if backend == "sentence-transformers" else f"{self.model_dir}|{backend}"
         key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
@@ -288,15 +289,15 @@ def _write(out_dir: Path, protocol: str, summary: dict, items: Sequence[Item], o
     (out_dir / f"{protocol}.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
     (out_dir / f"{protocol}.md").write_text(markdown(summary), encoding="utf-8")
     with open(out_dir / f"{protocol}_predictions.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        rows = csv.writer(handle)
         # row and answer_id join a prediction back to the input (row 1 is the first row after the header).
-        writer.writerow(["row", "answer_id", "split", "question_id", "k", "seed", "human", "predicted", "confidence",
-                         "needs_review", "reasons", "answer", "closest_reference", "references",
-                         "confidence_features"])  # fmt: skip
+        rows.writerow(["row", "answer_id", "split", "question_id", "k", "seed", "human", "predicted", "confidence",
+                       "needs_review", "reasons", "answer", "closest_reference", "references",
+                       "confidence_features"])  # fmt: skip
         for output in outputs:
             for p in output.predictions:
                 item = items[p.index]
-                writer.writerow([item.row, item.answer_id, item.split, item.question_id, p.k, p.seed, item.score,
+                rows.writerow([item.row, item.answer_id, item.split, item.question_id, p.k, p.seed, item.score,
                                  round(p.points, 4), round(p.confidence, 4), int(p.needs_review), ";".join(p.reasons),
                                  item.answer, item.references[p.best_reference], len(item.references),
                                  json.dumps([round(value, 6) for value in p.confidence_features])])  # fmt: skip

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -54,7 +55,8 @@ def raw_signals(model: GradingModel, sample: Sequence[ScaleSample]) -> dict[str,
             peers = Peers(total=total - vectors[row], count=len(rows) - 1)
             signals[row] = answer_signals(answer=sample[row].answer, vector=vectors[row], tokens=tokens[row],
                                           question=encoding, peers=peers)  # fmt: skip
-    return signal_columns(signals)
+    # Every row belongs to one question, so every row is filled above.
+    return signal_columns(cast("list[Signals]", signals))
 
 
 def fit_similarity_scale(*, model_dir: Path, base_dir: Path, sample: Sequence[ScaleSample]) -> SimilarityScale:

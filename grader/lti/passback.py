@@ -73,7 +73,10 @@ def lti_scores_record(*, submission_ids: Iterable[int]) -> int:
     for launch in launches:
         if SCORE_SCOPE not in (launch.claims.get("ags") or {}).get("scope", []):
             continue
-        score = _score_for(submission=launch.submission, sub=launch.sub)
+        submission = launch.submission
+        if submission is None:  # excluded by the query: every launch here has one of the submissions
+            continue
+        score = _score_for(submission=submission, sub=launch.sub)
         if score is None:
             continue
         # A score being sent right now is left to finish; if it fails, it is superseded then (lti_score_post).
@@ -81,7 +84,7 @@ def lti_scores_record(*, submission_ids: Iterable[int]) -> int:
             status=ScorePassback.Status.SUPERSEDED
         )
         passback = ScorePassback.objects.create(
-            launch=launch, submission=launch.submission, score=score, next_attempt_at=timezone.now()
+            launch=launch, submission=submission, score=score, next_attempt_at=timezone.now()
         )
         recorded.append(passback.pk)
     if recorded:

@@ -69,10 +69,13 @@ class PlatformToolConf(ToolConfAbstract):
         candidates = list(platforms[:2])
         return candidates[0] if len(candidates) == 1 else None
 
-    def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration | None:
+    # pylti1p3 annotates these as never None, but its callers test for None (an unknown platform).
+    def find_registration_by_issuer(  # type: ignore[override]
+        self, iss: str, *args: Any, **kwargs: Any
+    ) -> Registration | None:
         return self.find_registration_by_params(iss, None)
 
-    def find_registration_by_params(
+    def find_registration_by_params(  # type: ignore[override]
         self, iss: str, client_id: str | None, *args: Any, **kwargs: Any
     ) -> Registration | None:
         platform = self._platform(iss, client_id)
@@ -131,8 +134,10 @@ def launch_state_purge_expired() -> int:
 
 class GraderOIDCLogin(DjangoOIDCLogin):
     def __init__(self, request) -> None:
-        super().__init__(request, PlatformToolConf(), launch_data_storage=DatabaseLaunchStorage())
+        # DjangoOIDCLogin's annotation names its own database tool config; any ToolConfAbstract works.
+        super().__init__(request, PlatformToolConf(), launch_data_storage=DatabaseLaunchStorage())  # type: ignore[arg-type]
         # The library attaches the store only when it builds the redirect; attached now, its lifetime can be set.
+        assert self._launch_data_storage is not None  # given just above
         self.set_launch_data_storage(self._launch_data_storage)
         self.set_launch_data_lifetime(LAUNCH_DATA_SECONDS)
 
@@ -154,8 +159,9 @@ class GraderMessageLaunch(DjangoMessageLaunch):
     def validate_registration(self) -> GraderMessageLaunch:
         super().validate_registration()
         body = self._get_jwt_body()
-        audiences = body.get("aud")
-        audiences = audiences if isinstance(audiences, list) else [audiences]
+        audience = body.get("aud")
+        audiences: list[str | None] = list(audience) if isinstance(audience, list) else [audience]
+        assert self._registration is not None  # validate_registration has found it or raised
         client_id = self._registration.get_client_id()
         azp = body.get("azp")
         if len(audiences) > 1 and not azp:
@@ -167,9 +173,12 @@ class GraderMessageLaunch(DjangoMessageLaunch):
     def save_launch_data(self) -> GraderMessageLaunch:
         # Last step of validate(): everything else has passed, so only a genuine launch uses up its nonce.
         nonce = self._get_jwt_body().get("nonce")
+        if not nonce:
+            raise LtiInvalidNonceException("The id_token carries no nonce.")
         try:
             with transaction.atomic():
                 UsedNonce.objects.create(platform=self.platform, nonce=nonce)
         except IntegrityError as replay:
             raise LtiInvalidNonceException("This launch was already used (its nonce has been seen before).") from replay
-        return super().save_launch_data()
+        super().save_launch_data()
+        return self

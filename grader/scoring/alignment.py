@@ -32,7 +32,7 @@ class Tokens:
     content: np.ndarray  # shape (n,), bool
 
     @classmethod
-    def build(cls, ids: Sequence[int], vectors: np.ndarray, content_table: np.ndarray) -> Tokens:
+    def build(cls, ids: Sequence[int] | np.ndarray, vectors: np.ndarray, content_table: np.ndarray) -> Tokens:
         """``vectors``: one row per id, any norm; ``content_table``: content_token_table of the model's vocabulary."""
         vectors = np.asarray(vectors, dtype=np.float32)
         norms = np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)

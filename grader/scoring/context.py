@@ -259,7 +259,7 @@ def _evidence(
     hashes = list(by_hash)
     return (
         Evidence(
-            teacher=np.array([float(by_hash[text_hash][1]) / max_points for text_hash in hashes]),
+            teacher=np.array([float(by_hash[text_hash][1] or 0) / max_points for text_hash in hashes]),
             cold=np.array([stored[text_hash][1] for text_hash in hashes]),
             vectors=np.stack([stored[text_hash][0] for text_hash in hashes]),
             tokens=tuple(model.cached_tokens([by_hash[text_hash][0] for text_hash in hashes])),

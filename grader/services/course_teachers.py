@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -27,7 +27,7 @@ from grader.models import Course, Integration
 
 @dataclass(frozen=True)
 class TeacherAdded:
-    teacher: AbstractBaseUser
+    teacher: User
     added: bool  # False: already a teacher of the course (nothing changed)
     account_created: bool
 
@@ -36,12 +36,12 @@ def course_teachers(*, course: Course) -> QuerySet:
     return course.teachers.order_by("username")
 
 
-def may_use_admin(user: AbstractBaseUser) -> bool:
+def may_use_admin(user: User) -> bool:
     """Whether the account can log in to the admin as it is (an operator may still have to give permissions)."""
     return user.is_active and user.is_staff and user.has_usable_password()
 
 
-def course_teacher_add(*, course: Course, teacher: AbstractBaseUser) -> bool:
+def course_teacher_add(*, course: Course, teacher: User) -> bool:
     """Make ``teacher`` a teacher of ``course``; False if they already were. The operator's way in."""
     if course.teachers.filter(pk=teacher.pk).exists():
         return False
@@ -49,7 +49,7 @@ def course_teacher_add(*, course: Course, teacher: AbstractBaseUser) -> bool:
     return True
 
 
-def colleague_account(*, identifier: str) -> AbstractBaseUser:
+def colleague_account(*, identifier: str) -> User:
     """The active staff account with this exact username, or else this e-mail; a ValidationError otherwise."""
     identifier = identifier.strip()
     accounts = get_user_model().objects.filter(is_active=True, is_staff=True)
@@ -64,7 +64,7 @@ def colleague_account(*, identifier: str) -> AbstractBaseUser:
     return by_email[0]
 
 
-def course_teacher_add_colleague(*, course: Course, by: AbstractBaseUser, identifier: str) -> TeacherAdded:
+def course_teacher_add_colleague(*, course: Course, by: User, identifier: str) -> TeacherAdded:
     """A teacher of ``course`` (or an operator) adds a colleague: an active staff account, by username or e-mail."""
     if not (by.is_superuser or course.teachers.filter(pk=by.pk).exists()):
         raise ValidationError("Only a teacher of this course adds colleagues to it.")

@@ -47,6 +47,8 @@ def graded_batch_embeddings_store(*, batch: GradedBatch, version: ModelVersion) 
                 cold_fraction=unsaved.cold_fraction,
             )
             for (question_id, text_hash), unsaved in sorted(answers.items())
+            # An answer always carries its cold grade (only a reference's vector has none).
+            if unsaved.cold_fraction is not None
         ],
         ignore_conflicts=True,
     )

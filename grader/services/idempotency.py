@@ -56,9 +56,10 @@ def idempotent_submissions(
             IdempotencyRecord.objects.filter(pk=record.pk).update(submission_ids=ids)
             return IdempotentResult(submission_ids=ids, replayed=False)
     except IntegrityError:
-        record = IdempotencyRecord.objects.filter(integration=integration, key=key).first()
-        if record is None:  # the IntegrityError came from create() itself
+        stored = IdempotencyRecord.objects.filter(integration=integration, key=key).first()
+        if stored is None:  # the IntegrityError came from create() itself
             raise
+        record = stored
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused(key)
     return IdempotentResult(submission_ids=list(record.submission_ids), replayed=True)

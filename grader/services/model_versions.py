@@ -131,6 +131,8 @@ def model_version_bootstrap() -> ModelVersion:
     if active is not None:
         return active
     run = _retrain(base=None, pairs=build_training_set(corrections=[], seed_pairs=seed_pairs()), trigger="bootstrap")
+    if run.produced_version is None:  # its callers need a version to grade with; say why there is none
+        raise RuntimeError(f"the first training run produced no model version: {run.reason or run.error}")
     return run.produced_version
 
 

@@ -19,8 +19,8 @@ from grader.models import Course, Question, ReferenceAnswer
 QUESTION_CSV_COLUMNS = ["course", "key", "prompt", "max_points", "reference_answer"]
 MAX_ROWS = 5000
 # The limits of the API and of the columns, so that a row the check accepts is one the database stores.
-KEY_MAX_CHARS = Question._meta.get_field("key").max_length
-PROMPT_MAX_CHARS = Question._meta.get_field("prompt").max_length
+KEY_MAX_CHARS: int = Question._meta.get_field("key").max_length or 0
+PROMPT_MAX_CHARS: int = Question._meta.get_field("prompt").max_length or 0
 
 
 @dataclass
@@ -77,7 +77,7 @@ def _validate_row(row: dict[str, str], courses: dict[str, Course]) -> tuple[list
         errors.append("reference_answer is empty")
     elif len(reference) > settings.GRADER_REFERENCE_MAX_CHARS:
         errors.append(f"reference_answer is longer than {settings.GRADER_REFERENCE_MAX_CHARS} characters")
-    if errors:
+    if errors or course is None:
         return errors, None
     return [], _QuestionRows(course=course, key=key, prompt=prompt, max_points=max_points, references=[reference])
 

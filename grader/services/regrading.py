@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -74,7 +75,8 @@ def model_version_dry_run(*, version: ModelVersion, limit: int | None = None) ->
     limit = settings.GRADER_DRY_RUN_LIMIT if limit is None else limit
     sample = list(_uncorrected_graded().order_by("-graded_at", "-pk")[:limit])
     scores = _rescore(version=version, submissions=sample, store=False) if sample else {}
-    changes = [scores[s.pk].points - s.points for s in sample]
+    # An auto grade always has points; the filter only tells the type checker.
+    changes = [scores[s.pk].points - s.points for s in sample if s.points is not None]
     moved = [abs(change) for change in changes if change != 0]
     report = {
         "version": version.name,
@@ -138,7 +140,7 @@ def regrade_enqueue(*, question_ids: list[int]) -> None:
     """
     Question.objects.filter(pk__in=question_ids).update(regrade_requested_at=database_now())
     for question_id in question_ids:
-        transaction.on_commit(lambda question_id=question_id: dispatch.enqueue_regrade(question_id))
+        transaction.on_commit(partial(dispatch.enqueue_regrade, question_id))
 
 
 def question_regrade_requested(*, question_id: int) -> int:

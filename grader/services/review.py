@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ CONFIRMATION_COMMENT = "Auto grade confirmed."
 
 @transaction.atomic
 def submissions_grade_group(
-    *, submissions: Iterable[Submission], teacher: AbstractBaseUser, points: Decimal, comment: str = ""
+    *, submissions: Iterable[Submission], teacher: User, points: Decimal, comment: str = ""
 ) -> list[Correction]:
     """The same grade for every submission given; all or nothing (points out of range for one refuse all)."""
     return [
@@ -28,9 +28,7 @@ def submissions_grade_group(
 
 
 @transaction.atomic
-def submissions_confirm_auto_grades(
-    *, submissions: Iterable[Submission], teacher: AbstractBaseUser
-) -> list[Correction]:
+def submissions_confirm_auto_grades(*, submissions: Iterable[Submission], teacher: User) -> list[Correction]:
     """The teacher agrees with the auto grade: a correction with the same points, so it counts as a training label
     and, like any correction, releases a grade that was awaiting review.
 
@@ -49,13 +47,12 @@ def submissions_confirm_auto_grades(
             submission=submission, teacher=teacher, points=submission.points, comment=CONFIRMATION_COMMENT
         )
         for submission in pending
+        if submission.points is not None  # excluded by the query; a row without points has nothing to confirm
     ]
 
 
 @transaction.atomic
-def corrections_undo(
-    *, corrections: Iterable[int], teacher: AbstractBaseUser, held_back_submission_ids: Iterable[int] = ()
-) -> int:
+def corrections_undo(*, corrections: Iterable[int], teacher: User, held_back_submission_ids: Iterable[int] = ()) -> int:
     """Take back a teacher's own corrections (by id), each only while it is still its submission's latest.
 
     The grade returns to the one before: an earlier correction, else the auto grade; an answer that was awaiting
@@ -68,7 +65,8 @@ def corrections_undo(
     for correction in own.select_for_update():
         submission = Submission.objects.select_for_update().get(pk=correction.submission_id)
         history = Correction.objects.filter(submission=submission).order_by("-created_at", "-pk")
-        if history.first().pk != correction.pk:
+        latest = history.first()
+        if latest is None or latest.pk != correction.pk:
             continue
         correction.delete()
         previous = history.first()

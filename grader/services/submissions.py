@@ -10,9 +10,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Subquery
@@ -148,7 +149,7 @@ def submissions_create_many(*, integration: Integration | None, items: Sequence[
         results = [submission_create(integration=integration, enqueue=False, **item) for item in items]
     created_ids = [submission.pk for submission, created in results if created]
     for first in created_ids[:: max(1, settings.GRADER_GRADING_BATCH_SIZE)]:
-        transaction.on_commit(lambda first=first: dispatch.enqueue_grading(first))
+        transaction.on_commit(partial(dispatch.enqueue_grading, first))
     return results
 
 
@@ -157,7 +158,7 @@ def _submissions_insert_many(
 ) -> list[tuple[Submission, bool]]:
     """Replays looked up in one query, the new rows written in one INSERT (IntegrityError if a race lost)."""
     keys = {(item["question"].pk, item["external_id"]) for item in items if item.get("external_id")}
-    stored: dict[tuple[int, str], Submission] = {}
+    stored: dict[tuple[int, str | None], Submission] = {}
     if keys:
         candidates = Submission.objects.filter(
             question_id__in={question_id for question_id, _ in keys}, external_id__in={external for _, external in keys}
@@ -333,7 +334,7 @@ def _dead_pool_processes(*, worker: str) -> list[int]:
         .values_list("grading_pid", flat=True)
         .distinct()
     )
-    return [pid for pid in pids if not _process_runs(pid)]
+    return [pid for pid in pids if pid is not None and not _process_runs(pid)]
 
 
 def _process_runs(pid: int) -> bool:
@@ -383,7 +384,7 @@ def _submissions_score_and_record(
         grades = {
             submission.pk: graded_fields(score=score, version=version, graded_at=graded_at)
             for submission, score in zip(gradable, scores, strict=True)
-            if submission.pk in still_ours
+            if submission.pk in still_ours and graded_at is not None
         }
         for pk, values in grades.items():
             if still_ours[pk] is not None:
@@ -482,9 +483,7 @@ def grading_lease() -> timedelta:
 
 
 @transaction.atomic
-def correction_create(
-    *, submission: Submission, teacher: AbstractBaseUser, points: Decimal, comment: str = ""
-) -> Correction:
+def correction_create(*, submission: Submission, teacher: User, points: Decimal, comment: str = "") -> Correction:
     """A teacher's grade. The auto grade stays beside it; the latest correction is the submission's grade.
 
     A submission awaiting review (``needs_review``) becomes ``graded``: the teacher has looked at it, so its grade

@@ -99,7 +99,7 @@ def webhook_url_check(url: str) -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError) as error:
         raise _refused("The host does not resolve.") from error
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise _refused("The host does not resolve.")
     if not settings.GRADER_WEBHOOK_ALLOW_PRIVATE_HOSTS and not all(map(address_is_public, addresses)):
@@ -109,6 +109,7 @@ def webhook_url_check(url: str) -> Target:
 
 
 def _connection(target: Target, timeout: float) -> http.client.HTTPConnection:
+    connection: http.client.HTTPConnection
     if target.scheme == "https":
         connection = http.client.HTTPSConnection(
             target.host, target.port, timeout=timeout, context=ssl.create_default_context()
@@ -121,7 +122,7 @@ def _connection(target: Target, timeout: float) -> http.client.HTTPConnection:
     def connect_to_checked_address(address, *args, **kwargs):
         return socket.create_connection((target.address, address[1]), *args, **kwargs)
 
-    connection._create_connection = connect_to_checked_address
+    connection._create_connection = connect_to_checked_address  # type: ignore[attr-defined]  # http.client's own hook
     return connection
 
 

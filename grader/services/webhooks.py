@@ -84,7 +84,7 @@ def _submission_payload(submission: Submission) -> dict:
         "review_reasons": submission.review_reason_list,
         "corrected_points": None if submission.corrected_points is None else str(submission.corrected_points),
         "final_points": None if final is None else str(final),
-        "model_version": submission.model_version.name if submission.model_version_id else None,
+        "model_version": submission.model_version.name if submission.model_version else None,
         "graded_at": submission.graded_at,
         "updated_at": submission.updated_at,
     }
@@ -98,12 +98,12 @@ def webhook_event_submission(*, submission_id: int, event: str, reason: str) -> 
     Receivers are never contacted here: a slow or broken receiver cannot hold up a grade.
     """
     submission = Submission.objects.select_related("question", "model_version").get(pk=submission_id)
-    endpoints = WebhookEndpoint.objects.filter(
+    candidates = WebhookEndpoint.objects.filter(
         is_active=True,
         integration__revoked_at__isnull=True,
         integration__courses=submission.question.course_id,
     ).distinct()
-    endpoints = [endpoint for endpoint in endpoints if not endpoint.events or event in endpoint.events]
+    endpoints = [endpoint for endpoint in candidates if not endpoint.events or event in endpoint.events]
     if not endpoints:
         return 0
     event_id = uuid.uuid4()

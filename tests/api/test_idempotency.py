@@ -81,7 +81,8 @@ def test_concurrent_bulk_retries_create_each_submission_once(post, gradient_desc
         for i in range(10)
     ]
     responses = _concurrently(lambda: post("/api/v1/submissions/bulk/", {"submissions": items}))
-    assert all(r.status_code in (200, 202) for r in responses), [r.content for r in responses]
+    # One multi-row INSERT wins whole; every other retry finds all ten stored and replays them.
+    assert sorted(r.status_code for r in responses) == [200] * (THREADS - 1) + [202], [r.content for r in responses]
     assert sum(r.json()["created_count"] for r in responses) == 10
     assert len({tuple(s["id"] for s in r.json()["results"]) for r in responses}) == 1
     assert Submission.objects.count() == 10

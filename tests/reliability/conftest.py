@@ -293,7 +293,7 @@ def sweep_every_second() -> None:
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.update_or_create(
         name="test: sweep every second",
-        defaults={"task": "grader.tasks.requeue_stale_submissions", "interval": every_second, "queue": "grading"},
+        defaults={"task": "grader.tasks.requeue_stale_submissions", "interval": every_second},
     )
 
 

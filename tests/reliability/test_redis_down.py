@@ -65,7 +65,7 @@ def test_submissions_accepted_while_redis_is_down_are_graded_once_it_is_back(
     accepted += [submit(1), submit(2)]
 
     assert Submission.objects.filter(pk__in=accepted, status=Submission.Status.QUEUED).count() == 3
-    assert "could not enqueue submission" in web_log(launcher)
+    assert "could not publish grading of submission" in web_log(launcher)
 
     launcher.redis()  # Redis comes back, empty: the messages that failed to publish never existed.
     for submission_id in accepted:

@@ -7,15 +7,15 @@ import pytest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from grader import dispatch
 from grader.models import Submission, WorkerHeartbeat
 from grader.services.submissions import submissions_grade_queued, submissions_requeue_stale
-from grader.tasks import grade_submission
 
 
 @pytest.fixture
 def published(monkeypatch) -> list[int]:
     sent: list[int] = []
-    monkeypatch.setattr(grade_submission, "delay", sent.append)
+    monkeypatch.setattr(dispatch, "enqueue_grading", lambda submission_id: sent.append(submission_id) or True)
     return sent
 
 
@@ -84,11 +84,14 @@ def test_sweep_stops_at_the_first_failed_publish_and_leaves_rows_for_the_next_sw
 ):
     attempts: list[int] = []
 
-    def broker_down(submission_id: int) -> None:
-        attempts.append(submission_id)
-        raise OperationalError("Error 111 connecting to redis")
+    class Refused:
+        def __init__(self, task: str, *, args: tuple, kwargs: dict) -> None:
+            attempts.append(args[0])
 
-    monkeypatch.setattr(grade_submission, "delay", broker_down)
+        def apply_async(self, **options) -> None:
+            raise OperationalError("Error 111 connecting to redis")
+
+    monkeypatch.setattr(dispatch.app, "signature", Refused)
     rows = [make(gradient_descent_question, status="queued", age=timedelta(minutes=5)) for _ in range(3)]
     assert submissions_requeue_stale() == 0
     assert len(attempts) == 1

@@ -72,7 +72,6 @@ def test_beat_fires_the_retrain_task_on_a_short_interval_and_a_training_worker_r
         name="test: retrain every second",
         task="grader.tasks.retrain_model",
         interval=every_second,
-        queue="training",
         kwargs='{"trigger": "beat-test"}',
     )
     env = subprocess_env(model_root, CELERY_BROKER_URL=broker_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+import pytest
 
 from grader.models import ModelVersion, Submission
 from grader.services.review import submissions_grade_group
@@ -33,7 +34,7 @@ def test_agreement_numbers_follow_the_rows(owner, class_answers):
     assert summary.n == len(rows)
     assert summary.mae == np.mean(np.abs(auto - teacher))
     assert summary.exact_match_rate == np.mean(auto == teacher)
-    assert summary.pearson is not None and abs(summary.pearson - np.corrcoef(auto, teacher)[0, 1]) < 1e-9
+    assert summary.pearson == pytest.approx(np.corrcoef(auto, teacher)[0, 1], abs=1e-9)
     trend = agreement_trend(points)
     assert [t.model_version for t in trend] == ["base", "v2"]
     assert [t.agreement.n for t in trend] == [3, 3]

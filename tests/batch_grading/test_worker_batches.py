@@ -10,8 +10,8 @@ from django.db import transaction
 
 from grader.models import Submission
 from grader.services.submissions import submission_create
+from tests.batch_grading.conftest import ANSWERS
 from tests.conftest import wait_until
-from tests.grading_speed.conftest import ANSWERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
