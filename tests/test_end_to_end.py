@@ -54,7 +54,8 @@ def test_submit_grade_correct_retrain_and_grade_with_the_new_version(
 
     # One epoch keeps the test short; the recipe itself (4 epochs) is covered by test_training.py.
     settings.GRADER_TRAIN_EPOCHS = 1
-    call_command("retrain")
+    # One correction is below GRADER_RETRAIN_MIN_NEW_CORRECTIONS: --force trains anyway.
+    call_command("retrain", "--force")
     # The gate judged the candidate on the grades both versions give the held-out answers (its own tests cover
     # how); whatever it decided, an operator can activate the candidate by hand (the admin's Activate action).
     run = TrainingRun.objects.latest("pk")

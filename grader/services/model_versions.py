@@ -125,12 +125,35 @@ def model_retrain_dataset() -> list[Pair]:
     return build_training_set(corrections=correction_pairs(), seed_pairs=seed_pairs())
 
 
+def held_out_corrections(*, held_out: list[Pair], corrections: list[Pair]) -> list[Pair]:
+    """The held-out pairs a teacher graded: what the gate judges on. Held-out seed pairs are not trained on either,
+    but they are the texts every earlier version learned from, so they cannot show that a version learned anything
+    from the teachers (judged on them, more epochs on the seed pairs alone looked like an improvement)."""
+    graded = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in corrections}
+    return [pair for pair in held_out if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
+
+
+def new_corrections_since_last_run() -> tuple[int, TrainingRun | None]:
+    """How many submissions a teacher corrected since the last completed training run started (its dataset was
+    read then), and that run (None before any: every corrected submission counts)."""
+    last = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-started_at", "-pk").first()
+    corrections = Correction.objects.all()
+    if last is not None:
+        corrections = corrections.filter(created_at__gt=last.started_at)
+    return corrections.values("submission_id").distinct().count(), last
+
+
 def model_version_bootstrap() -> ModelVersion:
     """The first version: the packaged base model fine-tuned on the seed pairs. Does nothing if one is active."""
     active = model_version_active()
     if active is not None:
         return active
-    run = _retrain(base=None, pairs=build_training_set(corrections=[], seed_pairs=seed_pairs()), trigger="bootstrap")
+    run = _retrain(
+        base=None,
+        pairs=build_training_set(corrections=[], seed_pairs=seed_pairs()),
+        corrections=[],
+        trigger="bootstrap",
+    )
     return run.produced_version
 
 
@@ -146,8 +169,14 @@ def model_retrain(
     active = model_version_active()
     if active is None:
         raise NoActiveModelVersion("nothing to retrain; run `python manage.py bootstrap_model` first")
+    corrections = correction_pairs()
     return _retrain(
-        base=active, pairs=model_retrain_dataset(), hyperparameters=hyperparameters, trigger=trigger, force=force
+        base=active,
+        pairs=build_training_set(corrections=corrections, seed_pairs=seed_pairs()),
+        corrections=corrections,
+        hyperparameters=hyperparameters,
+        trigger=trigger,
+        force=force,
     )
 
 
@@ -155,6 +184,7 @@ def _retrain(
     *,
     base: ModelVersion | None,
     pairs: list[Pair],
+    corrections: list[Pair],
     trigger: str,
     hyperparameters: Hyperparameters | None = None,
     force: bool = False,
@@ -184,6 +214,20 @@ def _retrain(
                 reason=f"Nothing new since training run {previous.pk}: same base version, same {len(pairs)} pairs "
                 f"(sha256 {data_hash[:12]}), same hyperparameters.",
             )
+        if base is not None and not force:
+            new, last = new_corrections_since_last_run()
+            minimum = settings.GRADER_RETRAIN_MIN_NEW_CORRECTIONS
+            if new < minimum:
+                since = f"training run {last.pk}" if last is not None else "the first version"
+                return training_run_skip(
+                    base=base,
+                    trigger=trigger,
+                    dataset_size=len(pairs),
+                    dataset_sha256=data_hash,
+                    reason=f"Skipped: teachers corrected {new} answer{'s' if new != 1 else ''} since {since}; "
+                    f"retraining waits for at least {minimum} (GRADER_RETRAIN_MIN_NEW_CORRECTIONS), since fewer "
+                    "cannot teach the model anything it could show. `manage.py retrain --force` trains anyway.",
+                )
         run = training_run_start(
             base=base,
             trigger=trigger,
@@ -193,11 +237,17 @@ def _retrain(
             held_out_size=len(split.held_out),
             dataset_sha256=data_hash,
         )
-        return _train_evaluate_decide(run=run, base=base, split=split, hyperparameters=hyperparameters)
+        return _train_evaluate_decide(
+            run=run,
+            base=base,
+            split=split,
+            judged=held_out_corrections(held_out=split.held_out, corrections=corrections),
+            hyperparameters=hyperparameters,
+        )
 
 
 def _train_evaluate_decide(
-    *, run: TrainingRun, base: ModelVersion | None, split: Split, hyperparameters: Hyperparameters
+    *, run: TrainingRun, base: ModelVersion | None, split: Split, judged: list[Pair], hyperparameters: Hyperparameters
 ) -> TrainingRun:
     name = f"v{run.pk}"
     log: list[str] = []
@@ -220,7 +270,9 @@ def _train_evaluate_decide(
         log.append(
             f"similarity scale fitted on {scale.answers} uncorrected answers" if scale else "no similarity scale"
         )
-        evaluation = _evaluate(candidate_dir=result.output_dir, base=base, base_dir=base_dir, split=split)
+        evaluation = _evaluate(
+            candidate_dir=result.output_dir, base=base, base_dir=base_dir, judged=judged, held_out=len(split.held_out)
+        )
         stored = True
         sha256 = model_artifact_store(local_dir=result.output_dir, name=name)
         version = _record_candidate(run=run, base=base, name=name, sha256=sha256, result=result, evaluation=evaluation)
@@ -246,28 +298,32 @@ def _scratch_root() -> Path:
     return root
 
 
-def _evaluate(*, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split) -> dict:
-    """The candidate and the model it would replace, each grading the same held-out answers (and the adversarial
-    benchmark's dev half) through the workers' pipeline; the per-answer points are kept for the gate's bootstrap."""
-    if not split.held_out:
-        return {"held_out_size": 0}
+def _evaluate(
+    *, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, judged: list[Pair], held_out: int
+) -> dict:
+    """The candidate and the model it would replace, each grading the same held-out teacher-corrected answers
+    (``judged``; and the adversarial benchmark's dev half) through the workers' pipeline; the per-answer points are
+    kept for the gate's bootstrap. ``held_out``: all pairs kept out of training, seed pairs included."""
+    if not judged:
+        return {"held_out_size": 0, "held_out_pairs": held_out}
     # Both graded as the workers grade (backend, similarity scale, calibration, guards), each model loaded for
     # this evaluation alone: the training process's kept model stays as it was.
     candidate_model = load_model(path=candidate_dir, keep=False)
     replaced_model = load_model(path=base_dir, version_id=base.pk if base is not None else None, keep=False)
-    candidate_scores = held_out_grades(pairs=split.held_out, model=candidate_model)
-    replaced_scores = held_out_grades(pairs=split.held_out, model=replaced_model)
+    candidate_scores = held_out_grades(pairs=judged, model=candidate_model)
+    replaced_scores = held_out_grades(pairs=judged, model=replaced_model)
     grades = HeldOutGrades(
-        human=[pair.label * pair.max_points for pair in split.held_out],
-        max_points=[pair.max_points for pair in split.held_out],
+        human=[pair.label * pair.max_points for pair in judged],
+        max_points=[pair.max_points for pair in judged],
         candidate=[float(score.points) for score in candidate_scores],
         replaced=[float(score.points) for score in replaced_scores],
     )
     return {
-        "held_out_size": len(split.held_out),
-        "held_out_questions": len({pair.question or pair.sentence_1 for pair in split.held_out}),
-        "candidate": agreement_of_scores(pairs=split.held_out, scores=candidate_scores),
-        "replaced": agreement_of_scores(pairs=split.held_out, scores=replaced_scores),
+        "held_out_size": len(judged),
+        "held_out_pairs": held_out,
+        "held_out_questions": len({pair.question or pair.sentence_1 for pair in judged}),
+        "candidate": agreement_of_scores(pairs=judged, scores=candidate_scores),
+        "replaced": agreement_of_scores(pairs=judged, scores=replaced_scores),
         "replaced_version": base.name if base is not None else "base model (untrained)",
         "held_out_grades": grades.as_dict(),
         "adversarial": _adversarial_dev(candidate=candidate_model, replaced=replaced_model),
@@ -335,7 +391,11 @@ def gate_decision(*, evaluation: dict, has_parent: bool) -> dict:
     if not has_parent:
         return {"promote": True, "reason": "First version: there is no active version to beat."}
     if not evaluation.get("held_out_size"):
-        return {"promote": False, "reason": "Rejected: the held-out set is empty, nothing to compare on."}
+        return {
+            "promote": False,
+            "reason": "Not activated: none of the answers teachers corrected was kept out of its training to test it, "
+            "so nothing shows that it grades better.",
+        }
     grades = HeldOutGrades.from_dict(evaluation["held_out_grades"])
     return gate_verdict(grades=grades, rule=gate_rule(), adversarial=evaluation.get("adversarial"))
 
