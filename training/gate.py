@@ -85,7 +85,8 @@ def grade_metrics(*, predicted: Sequence[float], human: Sequence[float], max_poi
 
 def paired_bootstrap(grades: HeldOutGrades, *, rule: GateRule) -> dict[str, dict[str, float | None]]:
     """Each metric's improvement (positive: the candidate is better) with its bootstrap percentile interval,
-    resampling held-out answers with replacement, the same answers for both versions."""
+    resampling held-out answers with replacement, the same answers for both versions; and each version's own
+    interval for the metric (``candidate``, ``replaced``: [low, high])."""
     human = np.asarray(grades.human, float)
     max_points = np.asarray(grades.max_points, float)
     candidate = np.asarray(grades.candidate, float)
@@ -106,8 +107,19 @@ def paired_bootstrap(grades: HeldOutGrades, *, rule: GateRule) -> dict[str, dict
             "improvement": _number(sign * (point_candidate[name] - point_replaced[name])),
             "low": _number(low),
             "high": _number(high),
+            # Each version's own metric over the same resamples: how sure its value is, for showing side by side.
+            "candidate": _percentiles(on_candidate[name], tail),
+            "replaced": _percentiles(on_replaced[name], tail),
         }
     return result
+
+
+def _percentiles(values: np.ndarray, tail: float) -> list[float | None]:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return [None, None]
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return [_number(low), _number(high)]
 
 
 def gate_verdict(*, grades: HeldOutGrades, rule: GateRule, adversarial: dict | None = None) -> dict:

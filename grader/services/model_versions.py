@@ -41,7 +41,7 @@ from training.adversarial_benchmark import grade_cases, load_cases, summarize
 from training.dataset import Pair, Split, build_training_set, dataset_sha256, load_pairs_csv, split_held_out
 from training.evaluate import agreement_of_scores, held_out_grades
 from training.finetune import FineTuneResult, Hyperparameters, fine_tune, resolve_precision
-from training.gate import GateRule, HeldOutGrades, gate_verdict
+from training.gate import GATE_METRICS, GateRule, HeldOutGrades, gate_verdict
 from training.onnx_export import export_onnx
 
 logger = logging.getLogger(__name__)
@@ -242,12 +242,19 @@ def _retrain(
             base=base,
             split=split,
             judged=held_out_corrections(held_out=split.held_out, corrections=corrections),
+            corrections=corrections,
             hyperparameters=hyperparameters,
         )
 
 
 def _train_evaluate_decide(
-    *, run: TrainingRun, base: ModelVersion | None, split: Split, judged: list[Pair], hyperparameters: Hyperparameters
+    *,
+    run: TrainingRun,
+    base: ModelVersion | None,
+    split: Split,
+    judged: list[Pair],
+    corrections: list[Pair],
+    hyperparameters: Hyperparameters,
 ) -> TrainingRun:
     name = f"v{run.pk}"
     log: list[str] = []
@@ -275,7 +282,15 @@ def _train_evaluate_decide(
         )
         stored = True
         sha256 = model_artifact_store(local_dir=result.output_dir, name=name)
-        version = _record_candidate(run=run, base=base, name=name, sha256=sha256, result=result, evaluation=evaluation)
+        version = _record_candidate(
+            run=run,
+            base=base,
+            name=name,
+            sha256=sha256,
+            result=result,
+            evaluation=evaluation,
+            corrections_trained_on=len(held_out_corrections(held_out=split.train, corrections=corrections)),
+        )
     except BaseException as error:
         # BaseException: a soft time limit or Ctrl-C must also leave the run failed and no half artifact behind.
         if stored:
@@ -351,7 +366,14 @@ def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel) -> dict
 
 @transaction.atomic
 def _record_candidate(
-    *, run: TrainingRun, base: ModelVersion | None, name: str, sha256: str, result: FineTuneResult, evaluation: dict
+    *,
+    run: TrainingRun,
+    base: ModelVersion | None,
+    name: str,
+    sha256: str,
+    result: FineTuneResult,
+    evaluation: dict,
+    corrections_trained_on: int,
 ) -> ModelVersion:
     version = ModelVersion.objects.create(
         name=name,
@@ -363,6 +385,7 @@ def _record_candidate(
             "train_loss": result.train_loss,
             "steps": result.steps,
             "seconds": result.seconds,
+            "corrections_trained_on": corrections_trained_on,
             "held_out": evaluation.get("candidate"),
             "parent_held_out": evaluation.get("replaced"),
         },
@@ -402,10 +425,13 @@ def gate_decision(*, evaluation: dict, has_parent: bool) -> dict:
 
 def _decide(*, run: TrainingRun, version: ModelVersion) -> TrainingRun:
     decision = gate_decision(evaluation=version.evaluation, has_parent=version.parent_id is not None)
-    ModelVersion.objects.filter(pk=version.pk).update(evaluation={**version.evaluation, "gate": decision})
+    # Promoted or not, what the version would change is part of what an operator judges it by.
+    dry_run = model_version_dry_run(version=version) if version.parent_id is not None else None
+    comparison = model_version_comparison(version=version, decision=decision, dry_run=dry_run)
+    ModelVersion.objects.filter(pk=version.pk).update(
+        evaluation={**version.evaluation, "gate": decision, "comparison": comparison}
+    )
     if decision["promote"]:
-        if version.parent_id is not None:
-            model_version_dry_run(version=version)
         with transaction.atomic():
             model_version_activate(version=version)
             TrainingRun.objects.filter(pk=run.pk).update(
@@ -424,6 +450,48 @@ def _decide(*, run: TrainingRun, version: ModelVersion) -> TrainingRun:
     logger.info("training run %s: %s", run.pk, decision["reason"])
     run.refresh_from_db()
     return run
+
+
+def model_version_comparison(*, version: ModelVersion, decision: dict, dry_run: dict | None) -> dict:
+    """What the model-versions page and the API show, side by side for the candidate and the version it would
+    replace: each one's grade metrics on the held-out teacher-corrected answers with its bootstrap interval, how many
+    corrections each learned from, the gate's verdict in one sentence, and the dry run's diff."""
+    intervals = decision.get("intervals") or {}
+
+    def side(name: str, model: ModelVersion | None) -> dict:
+        metrics = decision.get(name) if isinstance(decision.get(name), dict) else {}
+        return {
+            "version": model.name if model is not None else None,
+            # Versions trained before this count was kept, and the packaged base model, say None / 0.
+            "corrections_learned_from": (model.metrics or {}).get("corrections_trained_on") if model else 0,
+            **{
+                metric: {"value": metrics.get(metric), "interval": (intervals.get(metric) or {}).get(name)}
+                for metric in GATE_METRICS
+            },
+        }
+
+    parent = version.parent
+    return {
+        "held_out_answers": (decision.get("candidate") or {}).get("n") or 0,
+        "confidence": decision.get("confidence"),
+        "candidate": side("candidate", version),
+        "replaced": side("replaced", parent),
+        "gain": {
+            metric: {k: v for k, v in (intervals.get(metric) or {}).items() if k in ("improvement", "low", "high")}
+            for metric in GATE_METRICS
+        },
+        "activated": bool(decision.get("promote")),
+        "reason": decision.get("reason", ""),
+        "dry_run": _dry_run_summary(dry_run),
+    }
+
+
+def _dry_run_summary(dry_run: dict | None) -> dict | None:
+    if not dry_run:
+        return None
+    keys = ("sampled", "total_uncorrected", "changed", "raised", "lowered", "mean_abs_change", "max_abs_change",
+            "crossing_pass_mark", "passing_to_failing", "examples")  # fmt: skip
+    return {key: dry_run.get(key) for key in keys}
 
 
 @transaction.atomic

@@ -27,6 +27,9 @@ from grader.services.webhooks import webhook_event_submission
 logger = logging.getLogger(__name__)
 
 BATCH = 64
+# The dry run's report keeps this many of its largest changes (ids and points: the report is shown to every staff
+# member, a submission's text only to its course's teachers).
+DRY_RUN_EXAMPLES = 5
 
 
 # Auto grades no teacher has settled: released ones and ones awaiting review (a new version may be sure of
@@ -60,13 +63,25 @@ def _rescore(*, version: ModelVersion, submissions: list[Submission], store: boo
 def model_version_dry_run(*, version: ModelVersion, limit: int | None = None) -> dict:
     """How the most recent graded, uncorrected submissions' points would change with ``version``. Writes no grade.
 
-    The report is stored on the version (``dry_run``) and returned.
+    How many change, by how much, how many cross the pass mark (GRADER_PASS_FRACTION of the question's maximum)
+    and the largest changes as examples. The report is stored on the version (``dry_run``) and returned.
     """
     limit = settings.GRADER_DRY_RUN_LIMIT if limit is None else limit
-    sample = list(_uncorrected_graded().order_by("-graded_at", "-pk")[:limit])
+    sample = list(
+        _uncorrected_graded().select_related("question", "question__course").order_by("-graded_at", "-pk")[:limit]
+    )
     scores = _rescore(version=version, submissions=sample, store=False) if sample else {}
     changes = [scores[s.pk].points - s.points for s in sample]
     moved = [abs(change) for change in changes if change != 0]
+    pass_fraction = Decimal(str(settings.GRADER_PASS_FRACTION))
+
+    def passes(points: Decimal, submission: Submission) -> bool:
+        return points >= pass_fraction * submission.question.max_points
+
+    crossing = [s for s in sample if passes(s.points, s) != passes(scores[s.pk].points, s)]
+    # The largest changes first: what a teacher would want to look at before this version grades their course.
+    largest = sorted((s for s in sample if scores[s.pk].points != s.points),
+                     key=lambda s: (-abs(scores[s.pk].points - s.points), s.pk))[:DRY_RUN_EXAMPLES]  # fmt: skip
     report = {
         "version": version.name,
         "at": timezone.now().isoformat(),
@@ -78,6 +93,19 @@ def model_version_dry_run(*, version: ModelVersion, limit: int | None = None) ->
         "mean_abs_change": float(sum(moved, Decimal(0)) / len(changes)) if changes else 0.0,
         "max_abs_change": float(max(moved, default=Decimal(0))),
         "changes": {str(change): count for change, count in sorted(Counter(changes).items())},
+        "crossing_pass_mark": len(crossing),
+        "passing_to_failing": sum(1 for s in crossing if passes(s.points, s)),
+        "examples": [
+            {
+                "submission": s.pk,
+                "course": s.question.course.code,
+                "question": s.question.key,
+                "max_points": float(s.question.max_points),
+                "points": float(s.points),
+                "new_points": float(scores[s.pk].points),
+            }
+            for s in largest
+        ],
     }
     ModelVersion.objects.filter(pk=version.pk).update(dry_run=report)
     return report

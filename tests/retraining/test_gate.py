@@ -69,7 +69,17 @@ def test_a_retrain_whose_held_out_grades_are_not_reliably_better_is_rejected(
     adversarial = gate["adversarial"]
     assert adversarial["n"] > 0
     assert 0 <= adversarial["candidate"] <= 1 and 0 <= adversarial["replaced"] <= 1
-    assert version.dry_run == {}  # no promotion, no dry run
+    # Rejected or not, the dry run re-scored the uncorrected grades (storing none), and the page's comparison is
+    # stored: both versions' metrics as the gate computed them, corrections learned from, the dry run's diff.
+    assert version.dry_run["sampled"] == len(UNCORRECTED_ANSWERS)
+    comparison = version.evaluation["comparison"]
+    assert comparison["reason"] == run.reason and comparison["activated"] is False
+    assert (comparison["candidate"]["version"], comparison["replaced"]["version"]) == (version.name, "base")
+    assert comparison["candidate"]["rmse"]["value"] == gate["candidate"]["rmse"]
+    assert comparison["replaced"]["pearson"]["value"] == gate["replaced"]["pearson"]
+    assert comparison["candidate"]["corrections_learned_from"] == version.metrics["corrections_trained_on"] > 0
+    assert comparison["dry_run"]["sampled"] == len(UNCORRECTED_ANSWERS)
+    assert {"crossing_pass_mark", "mean_abs_change", "examples"} <= comparison["dry_run"].keys()
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
     assert grades_snapshot() == before
 
@@ -92,7 +102,7 @@ def test_a_corrupted_candidate_is_rejected_and_a_retrain_that_really_beats_it_is
     assert corrupted.status == ModelVersion.Status.REJECTED
     assert corrupted.evaluation["gate"]["promote"] is False
     assert corrupted_run.reason.startswith("Not activated")
-    assert corrupted.dry_run == {}
+    assert corrupted.dry_run["sampled"] == len(UNCORRECTED_ANSWERS)  # what it would have changed, not changed
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
     assert grades_snapshot() == before
 
