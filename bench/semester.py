@@ -15,6 +15,7 @@ docs/semester.png, the full report to --out.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -40,17 +41,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs per retrain (default: GRADER_TRAIN_EPOCHS)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "semester")
     parser.add_argument("--no-docs", action="store_true", help="write the report to --out only")
+    parser.add_argument(
+        "--report-only", action="store_true", help="no replay: write the docs from --out's semester.json again"
+    )
     args = parser.parse_args()
 
     import django
 
     django.setup()
     from grader.services.model_versions import hyperparameters_from_settings
-    from training.semester import SemesterOptions, markdown, run_semester
+    from training.semester import SemesterOptions, markdown, run_semester, write_report
 
-    hyperparameters = replace(hyperparameters_from_settings(), epochs=args.epochs) if args.epochs else None
-    options = SemesterOptions(k=args.k, assignments=args.assignments, hyperparameters=hyperparameters)
-    summary = run_semester(csv_path=args.csv, out_dir=args.out, options=options, progress=print)
+    if args.report_only:
+        summary = json.loads((args.out / "semester.json").read_text(encoding="utf-8"))
+        write_report(summary, args.out)
+    else:
+        hyperparameters = replace(hyperparameters_from_settings(), epochs=args.epochs) if args.epochs else None
+        options = SemesterOptions(k=args.k, assignments=args.assignments, hyperparameters=hyperparameters)
+        summary = run_semester(csv_path=args.csv, out_dir=args.out, options=options, progress=print)
     table = markdown(summary)
     print(table)
     if args.no_docs:

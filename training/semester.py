@@ -263,8 +263,11 @@ def markdown(summary: dict) -> str:
             if policy == "never":
                 continue
             gain = entry[policy].get("gain_over_never", {}).get("rmse") or {}
-            gains.append("-" if gain.get("low") is None else
-                         f"{gain['improvement']:+.3f} ({gain['low']:+.3f} to {gain['high']:+.3f})")  # fmt: skip
+            if entry[policy]["version"] == entry.get("never", {}).get("version"):
+                gains.append(f"0 (same version, {entry[policy]['version']})")
+            else:
+                gains.append("-" if gain.get("low") is None else
+                             f"{gain['improvement']:+.3f} ({gain['low']:+.3f} to {gain['high']:+.3f})")  # fmt: skip
         lines.append(f"| {entry['assignment']} | {entry['answers']} | " + " | ".join(cells + gains) + " |")
     overall = [" / ".join(_fmt(summary["overall"][p][metric]) for p in policies) for metric in GATE_METRICS]
     total = sum(entry["answers"] for entry in summary["per_assignment"])
@@ -273,7 +276,12 @@ def markdown(summary: dict) -> str:
         if not decisions:
             continue
         lines += ["", f"Retrains, {POLICY_LABELS[policy]}:", ""]
-        lines += [f"- after {d['after']} ({d['corrections']} corrections): {d['reason']}" for d in decisions]
+        lines += [
+            f"- after {d['after']} ({d['corrections']} corrections): {d['reason']}"
+            + (" Activated anyway." if policy == "always" and d.get("version") and not d.get("activated_by_gate")
+               else "")
+            for d in decisions
+        ]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -289,8 +297,9 @@ def plot(summary: dict, path: Path) -> None:
         for policy in POLICIES:
             if policy not in summary["overall"]:
                 continue
+            # Dashed: where the gate kept the active version, its curve lies on "never"'s.
             axis.plot(assignments, [entry[policy][metric] for entry in summary["per_assignment"]], marker="o",
-                      label=POLICY_LABELS[policy])  # fmt: skip
+                      linestyle="--" if policy == "gate" else "-", label=POLICY_LABELS[policy])  # fmt: skip
         axis.set_title({"rmse": "RMSE (points, lower is better)", "pearson": "Pearson",
                         "pass_fail_accuracy": "pass/fail accuracy"}[metric])  # fmt: skip
         axis.tick_params(axis="x", rotation=60)

@@ -425,12 +425,12 @@ def gate_decision(*, evaluation: dict, has_parent: bool) -> dict:
 
 def _decide(*, run: TrainingRun, version: ModelVersion) -> TrainingRun:
     decision = gate_decision(evaluation=version.evaluation, has_parent=version.parent_id is not None)
-    # Promoted or not, what the version would change is part of what an operator judges it by.
-    dry_run = model_version_dry_run(version=version) if version.parent_id is not None else None
-    comparison = model_version_comparison(version=version, decision=decision, dry_run=dry_run)
-    ModelVersion.objects.filter(pk=version.pk).update(
-        evaluation={**version.evaluation, "gate": decision, "comparison": comparison}
-    )
+    evaluation = {**version.evaluation, "gate": decision}
+    if version.parent_id is not None:  # the first version has nothing beside it and no grades to change
+        # Promoted or not, what the version would change is part of what an operator judges it by.
+        dry_run = model_version_dry_run(version=version)
+        evaluation["comparison"] = model_version_comparison(version=version, decision=decision, dry_run=dry_run)
+    ModelVersion.objects.filter(pk=version.pk).update(evaluation=evaluation)
     if decision["promote"]:
         with transaction.atomic():
             model_version_activate(version=version)
