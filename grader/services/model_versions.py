@@ -129,8 +129,13 @@ def held_out_corrections(*, held_out: list[Pair], corrections: list[Pair]) -> li
     """The held-out pairs a teacher graded: what the gate judges on. Held-out seed pairs are not trained on either,
     but they are the texts every earlier version learned from, so they cannot show that a version learned anything
     from the teachers (judged on them, more epochs on the seed pairs alone looked like an improvement)."""
+    return pairs_teachers_graded(pairs=held_out, corrections=corrections)
+
+
+def pairs_teachers_graded(*, pairs: list[Pair], corrections: list[Pair]) -> list[Pair]:
+    """The pairs whose texts are a teacher's correction (build_training_set gave them the teacher's label)."""
     graded = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in corrections}
-    return [pair for pair in held_out if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
+    return [pair for pair in pairs if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
 
 
 def new_corrections_since_last_run() -> tuple[int, TrainingRun | None]:
@@ -289,7 +294,7 @@ def _train_evaluate_decide(
             sha256=sha256,
             result=result,
             evaluation=evaluation,
-            corrections_trained_on=len(held_out_corrections(held_out=split.train, corrections=corrections)),
+            corrections_trained_on=len(pairs_teachers_graded(pairs=split.train, corrections=corrections)),
         )
     except BaseException as error:
         # BaseException: a soft time limit or Ctrl-C must also leave the run failed and no half artifact behind.
