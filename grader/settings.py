@@ -436,6 +436,11 @@ GRADER_TRAIN_SEED = env.int("GRADER_TRAIN_SEED", default=42)
 GRADER_TRAIN_PRECISION = env.str("GRADER_TRAIN_PRECISION", default="auto")
 # When beat runs the retrain on the teachers' corrections (crontab: minute hour day month weekday, UTC).
 GRADER_RETRAIN_CRONTAB = env.str("GRADER_RETRAIN_CRONTAB", default="0 3 * * *")
+# A scheduled or manual retrain is skipped (with the reason on its TrainingRun) until teachers have corrected at
+# least this many answers since the last completed run: fewer cannot teach the model anything the gate could see,
+# and a retrain on the seed pairs alone only repeats what the active version learned. `retrain --force` trains
+# anyway; the gate still judges only on held-out teacher corrections (GRADER_PROMOTION_MIN_ANSWERS of them).
+GRADER_RETRAIN_MIN_NEW_CORRECTIONS = env.int("GRADER_RETRAIN_MIN_NEW_CORRECTIONS", default=20)
 
 # The periodic jobs. Beat writes them over its database rows of the same names at every start, so a changed
 # setting takes effect with beat's next start; an entry disabled in the admin stays disabled.
@@ -520,11 +525,11 @@ GRADER_MODEL_CACHE_DIR = env.path("GRADER_MODEL_CACHE_DIR", default=str(VAR_DIR 
 GRADER_HELD_OUT_QUESTION_FRACTION = env.float("GRADER_HELD_OUT_QUESTION_FRACTION", default=0.15)
 GRADER_HELD_OUT_ANSWER_FRACTION = env.float("GRADER_HELD_OUT_ANSWER_FRACTION", default=0.15)
 GRADER_HELD_OUT_SEED = env.int("GRADER_HELD_OUT_SEED", default=42)
-# A candidate becomes active only if it grades the held-out answers really better than the active version: the
-# paired bootstrap interval (RESAMPLES, CONFIDENCE) of the gain on METRIC (rmse, pearson or pass_fail_accuracy, on
-# the points the workers would give) lies above zero, and the other two lose no more than TOLERANCE (absolute for
-# Pearson and accuracy, relative for RMSE). ADVERSARIAL_CSV (empty: skipped): the candidate must catch no fewer of
-# the benchmark's dev-half answers built to fool the grader.
+# A candidate becomes active only if it grades the held-out teacher-corrected answers (never the seed pairs) really
+# better than the active version: the paired bootstrap interval (RESAMPLES, CONFIDENCE) of the gain on METRIC (rmse,
+# pearson or pass_fail_accuracy, on the points the workers would give) lies above zero, and the other two lose no
+# more than TOLERANCE (absolute for Pearson and accuracy, relative for RMSE). ADVERSARIAL_CSV (empty: skipped): the
+# candidate must catch no fewer of the benchmark's dev-half answers built to fool the grader.
 GRADER_PROMOTION_METRIC = env.str("GRADER_PROMOTION_METRIC", default="rmse")
 if GRADER_PROMOTION_METRIC not in ("rmse", "pearson", "pass_fail_accuracy"):
     raise ValueError(f"GRADER_PROMOTION_METRIC: unknown metric {GRADER_PROMOTION_METRIC!r}")
@@ -532,7 +537,7 @@ if GRADER_PROMOTION_METRIC not in ("rmse", "pearson", "pass_fail_accuracy"):
 GRADER_PROMOTION_TOLERANCE = env.float("GRADER_PROMOTION_TOLERANCE", default=0.02)
 GRADER_PROMOTION_RESAMPLES = env.int("GRADER_PROMOTION_RESAMPLES", default=2000)
 GRADER_PROMOTION_CONFIDENCE = env.float("GRADER_PROMOTION_CONFIDENCE", default=0.95)
-# Fewer held-out answers than this: no promotion, the interval would not mean much.
+# Fewer held-out teacher-corrected answers than this: no promotion, the interval would not mean much.
 GRADER_PROMOTION_MIN_ANSWERS = env.int("GRADER_PROMOTION_MIN_ANSWERS", default=20)
 if not 0 < GRADER_PROMOTION_CONFIDENCE < 1 or GRADER_PROMOTION_RESAMPLES < 100:
     raise ValueError("GRADER_PROMOTION_CONFIDENCE must be in (0, 1) and GRADER_PROMOTION_RESAMPLES at least 100")

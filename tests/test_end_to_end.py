@@ -54,14 +54,17 @@ def test_submit_grade_correct_retrain_and_grade_with_the_new_version(
 
     # One epoch keeps the test short; the recipe itself (4 epochs) is covered by test_training.py.
     settings.GRADER_TRAIN_EPOCHS = 1
-    call_command("retrain")
-    # The gate judged the candidate on the grades both versions give the held-out answers (its own tests cover
-    # how); whatever it decided, an operator can activate the candidate by hand (the admin's Activate action).
+    # One correction is below GRADER_RETRAIN_MIN_NEW_CORRECTIONS: --force trains anyway.
+    call_command("retrain", "--force")
+    # The gate judges only held-out teacher corrections: with one correction there are fewer than it needs, so
+    # the candidate stays inactive (its own tests cover the judgement); an operator can still activate it by hand
+    # (the admin's Activate action).
     run = TrainingRun.objects.latest("pk")
     new_version = run.produced_version
     assert new_version.parent == base_model_version
     gate = new_version.evaluation["gate"]
-    assert gate["reason"] == run.reason and {"rmse", "pearson"} <= set(gate["candidate"])
+    assert gate["reason"] == run.reason and gate["promote"] is False
+    assert new_version.status == ModelVersion.Status.REJECTED
     model_version_activate(version=new_version)
     base_model_version.refresh_from_db()
     assert base_model_version.status == ModelVersion.Status.RETIRED

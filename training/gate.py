@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,9 +84,10 @@ def grade_metrics(*, predicted: Sequence[float], human: Sequence[float], max_poi
     return {"n": len(human), **{name: _number(value) for name, value in values.items()}}
 
 
-def paired_bootstrap(grades: HeldOutGrades, *, rule: GateRule) -> dict[str, dict[str, float | None]]:
+def paired_bootstrap(grades: HeldOutGrades, *, rule: GateRule) -> dict[str, dict[str, Any]]:
     """Each metric's improvement (positive: the candidate is better) with its bootstrap percentile interval,
-    resampling held-out answers with replacement, the same answers for both versions."""
+    resampling held-out answers with replacement, the same answers for both versions; and each version's own
+    interval for the metric (``candidate``, ``replaced``: [low, high])."""
     human = np.asarray(grades.human, float)
     max_points = np.asarray(grades.max_points, float)
     candidate = np.asarray(grades.candidate, float)
@@ -106,8 +108,19 @@ def paired_bootstrap(grades: HeldOutGrades, *, rule: GateRule) -> dict[str, dict
             "improvement": _number(sign * (point_candidate[name] - point_replaced[name])),
             "low": _number(low),
             "high": _number(high),
+            # Each version's own metric over the same resamples: how sure its value is, for showing side by side.
+            "candidate": _percentiles(on_candidate[name], tail),
+            "replaced": _percentiles(on_replaced[name], tail),
         }
     return result
+
+
+def _percentiles(values: np.ndarray, tail: float) -> list[float | None]:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return [None, None]
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return [_number(low), _number(high)]
 
 
 def gate_verdict(*, grades: HeldOutGrades, rule: GateRule, adversarial: dict | None = None) -> dict:
@@ -133,16 +146,20 @@ def gate_verdict(*, grades: HeldOutGrades, rule: GateRule, adversarial: dict | N
     }
     n = len(grades.human)
     if n < rule.min_answers:
-        reason = (f"Rejected: only {n} held-out answers; at least {rule.min_answers} are needed to tell a real "
-                  "improvement from chance.")  # fmt: skip
+        answers = "1 answer teachers corrected was" if n == 1 else f"{n} answers teachers corrected were"
+        reason = (f"Not activated: only {answers} kept out of its training to test it; at least "
+                  f"{rule.min_answers} are needed to tell a real improvement from chance.")  # fmt: skip
         return {**decision, "promote": False, "reason": reason}
     primary = intervals[rule.primary]
     label = LABELS[rule.primary]
     shown = f"{label} {_fmt(candidate[rule.primary])} vs {_fmt(replaced[rule.primary])}"
-    interval = f"the {rule.confidence:.0%} interval of the gain is {_fmt(primary['low'])} to {_fmt(primary['high'])}"
+    unseen = f"on {n} answers teachers corrected and it never saw"
     if primary["low"] is None or primary["low"] <= 0:
-        reason = (f"Rejected: on {n} held-out answers the new version's grades are not reliably better ({shown}; "
-                  f"{interval}, which includes zero).")  # fmt: skip
+        if primary["improvement"] is None or primary["improvement"] <= 0:
+            reason = f"Not activated: {unseen}, it was no closer to the teachers' points ({shown})."
+        else:
+            reason = (f"Not activated: {unseen}, it was not reliably closer to the teachers' points ({shown}; "
+                      "the difference could be chance).")  # fmt: skip
         return {**decision, "promote": False, "reason": reason}
     for name in GATE_METRICS:
         if name == rule.primary:
@@ -150,19 +167,21 @@ def gate_verdict(*, grades: HeldOutGrades, rule: GateRule, adversarial: dict | N
         gain = intervals[name]["improvement"]
         allowed = rule.tolerance * (replaced[name] or 0.0) if name == "rmse" else rule.tolerance
         if gain is None or gain < -allowed:
-            reason = (f"Rejected: {shown} improves, but {LABELS[name]} gets worse ({_fmt(candidate[name])} vs "
-                      f"{_fmt(replaced[name])}, more than the tolerance).")  # fmt: skip
+            reason = (f"Not activated: {unseen}, its points were closer to the teachers' ({shown}) but its "
+                      f"{LABELS[name]} got worse ({_fmt(candidate[name])} vs {_fmt(replaced[name])}).")  # fmt: skip
             return {**decision, "promote": False, "reason": reason}
     if adversarial and adversarial.get("candidate") is not None and adversarial.get("replaced") is not None:
         if adversarial["candidate"] < adversarial["replaced"]:
-            reason = (f"Rejected: it catches fewer answers built to fool the grader ({adversarial['candidate']:.0%} "
-                      f"vs {adversarial['replaced']:.0%} of the adversarial benchmark's dev half).")  # fmt: skip
+            reason = (f"Not activated: it lets more answers built to fool the grader through (it catches "
+                      f"{adversarial['candidate']:.0%} vs {adversarial['replaced']:.0%} of the adversarial "
+                      "benchmark's dev half).")  # fmt: skip
             return {**decision, "promote": False, "reason": reason}
     others = ", ".join(
         f"{LABELS[name]} {_fmt(candidate[name])} vs {_fmt(replaced[name])}" for name in GATE_METRICS
         if name != rule.primary
     )  # fmt: skip
-    reason = f"Promoted: on {n} held-out answers the new version grades better ({shown}; {interval}); {others}."
+    interval = f"{rule.confidence:.0%} interval of the gain {_fmt(primary['low'])} to {_fmt(primary['high'])}"
+    reason = f"Activated: {unseen}, its points are closer to the teachers' ({shown}; {interval}; {others})."
     return {**decision, "promote": True, "reason": reason}
 
 

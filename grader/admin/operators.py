@@ -53,6 +53,7 @@ class ModelVersionAdmin(ModelLifecycleAdmin):
         "status",
         "artifact_path",
         "sha256",
+        "comparison_display",
         "gate_summary",
         "evaluation",
         "dry_run",
@@ -118,6 +119,27 @@ class ModelVersionAdmin(ModelLifecycleAdmin):
             gate.get("reason", ""), gate["candidate"].get("n"), f"{gate.get('confidence', 0):.0%}", rows, caught,
         )  # fmt: skip
 
+    @admin.display(description="this version beside the one it would replace")
+    def comparison_display(self, obj: ModelVersion) -> str:
+        comparison = (obj.evaluation or {}).get("comparison")
+        if not comparison:
+            return "-"
+        this, replaced = comparison["candidate"], comparison["replaced"]
+        confidence = f"{comparison.get('confidence') or 0:.0%}"
+        rows = [
+            (label, _with_interval(this.get(name)), _with_interval(replaced.get(name)))
+            for name, label in GATE_LABELS.items()
+        ]
+        rows.append(("corrections learned from", _count(this.get("corrections_learned_from")),
+                     _count(replaced.get("corrections_learned_from"))))  # fmt: skip
+        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            "<p><strong>{}</strong></p><table><tr><th>on {} held-out answers teachers corrected ({} intervals)</th>"
+            "<th>{} (this)</th><th>{} (replaced)</th></tr>{}</table>{}",
+            comparison.get("reason", ""), comparison.get("held_out_answers", 0), confidence, this.get("version"),
+            replaced.get("version") or "-", table, _dry_run_html(comparison.get("dry_run")),
+        )  # fmt: skip
+
     @admin.action(description="Activate the selected version (rollback or promote)", permissions=["operate"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
@@ -155,6 +177,54 @@ def _number(value: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def _with_interval(metric: dict | None) -> str:
+    if not metric or metric.get("value") is None:
+        return "-"
+    interval = metric.get("interval") or [None, None]
+    if interval[0] is None:
+        return _number(metric["value"])
+    return f"{metric['value']:.3f} ({interval[0]:.3f} to {interval[1]:.3f})"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _dry_run_html(dry_run: dict | None) -> str:
+    """How existing uncorrected grades would change with this version. Examples link to their submissions, not
+    their texts: this page is open to every staff member, a submission's page only to its course's teachers."""
+    if not dry_run:
+        return format_html("<p>{}</p>", "No dry run (the first version has no grades to compare with).")
+    summary = format_html(
+        "<p>Dry run on the {} most recent uncorrected grades: {} would change ({} up, {} down), by {} points on "
+        "average (largest {}); {} would cross the pass mark ({} from pass to fail).</p>",
+        dry_run.get("sampled"), dry_run.get("changed"), dry_run.get("raised"), dry_run.get("lowered"),
+        f"{dry_run.get('mean_abs_change') or 0:.2f}", f"{dry_run.get('max_abs_change') or 0:.2f}",
+        dry_run.get("crossing_pass_mark", "-"), dry_run.get("passing_to_failing", "-"),
+    )  # fmt: skip
+    examples = dry_run.get("examples") or []
+    if not examples:
+        return summary
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td><a href=\"{}\">submission {}</a></td><td>{} → {} / {}</td></tr>",
+        (
+            (f"{e['course']}/{e['question']}", reverse("admin:grader_submission_change", args=[e["submission"]]),
+             e["submission"], _points(e["points"]), _points(e["new_points"]), _points(e["max_points"]))
+            for e in examples
+        ),
+    )  # fmt: skip
+    return format_html(
+        "{}<table><tr><th>question</th><th>answer</th><th>points now → with this version</th></tr>{}</table>",
+        summary,
+        rows,
+    )
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
 
 
 def _interval(interval: dict | None) -> str:

@@ -361,11 +361,29 @@ class CorrectionInputSerializer(serializers.Serializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     parent = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    comparison = serializers.SerializerMethodField(
+        help_text="This version beside the one it replaced (or would replace), as the gate judged them on held-out "
+        "answers teachers corrected: RMSE, Pearson and pass/fail accuracy with their bootstrap intervals, the "
+        "corrections each learned from, the verdict in one sentence (reason) and the dry run's diff of existing "
+        "grades. Null for versions judged before it was recorded and for the first version."
+    )
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "status", "parent", "metrics", "created_at", "activated_at"]
+        fields = ["id", "name", "status", "parent", "metrics", "comparison", "created_at", "activated_at"]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "nullable": True})
+    def get_comparison(self, version: ModelVersion) -> dict | None:
+        comparison = (version.evaluation or {}).get("comparison")
+        if not comparison:
+            return None
+        dry_run = comparison.get("dry_run")
+        if dry_run:
+            # Examples of any course: their points only, no submission ids or course codes.
+            examples = [{key: e[key] for key in ("max_points", "points", "new_points")} for e in dry_run["examples"]]
+            dry_run = {**dry_run, "examples": examples}
+        return {**comparison, "dry_run": dry_run}
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):

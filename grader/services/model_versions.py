@@ -41,7 +41,7 @@ from training.adversarial_benchmark import grade_cases, load_cases, summarize
 from training.dataset import Pair, Split, build_training_set, dataset_sha256, load_pairs_csv, split_held_out
 from training.evaluate import agreement_of_scores, held_out_grades
 from training.finetune import FineTuneResult, Hyperparameters, fine_tune, resolve_precision
-from training.gate import GateRule, HeldOutGrades, gate_verdict
+from training.gate import GATE_METRICS, GateRule, HeldOutGrades, gate_verdict
 from training.onnx_export import export_onnx
 
 logger = logging.getLogger(__name__)
@@ -125,12 +125,40 @@ def model_retrain_dataset() -> list[Pair]:
     return build_training_set(corrections=correction_pairs(), seed_pairs=seed_pairs())
 
 
+def held_out_corrections(*, held_out: list[Pair], corrections: list[Pair]) -> list[Pair]:
+    """The held-out pairs a teacher graded: what the gate judges on. Held-out seed pairs are not trained on either,
+    but they are the texts every earlier version learned from, so they cannot show that a version learned anything
+    from the teachers (judged on them, more epochs on the seed pairs alone looked like an improvement)."""
+    return pairs_teachers_graded(pairs=held_out, corrections=corrections)
+
+
+def pairs_teachers_graded(*, pairs: list[Pair], corrections: list[Pair]) -> list[Pair]:
+    """The pairs whose texts are a teacher's correction (build_training_set gave them the teacher's label)."""
+    graded = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in corrections}
+    return [pair for pair in pairs if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
+
+
+def new_corrections_since_last_run() -> tuple[int, TrainingRun | None]:
+    """How many submissions a teacher corrected since the last completed training run started (its dataset was
+    read then), and that run (None before any: every corrected submission counts)."""
+    last = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-started_at", "-pk").first()
+    corrections = Correction.objects.all()
+    if last is not None:
+        corrections = corrections.filter(created_at__gt=last.started_at)
+    return corrections.values("submission_id").distinct().count(), last
+
+
 def model_version_bootstrap() -> ModelVersion:
     """The first version: the packaged base model fine-tuned on the seed pairs. Does nothing if one is active."""
     active = model_version_active()
     if active is not None:
         return active
-    run = _retrain(base=None, pairs=build_training_set(corrections=[], seed_pairs=seed_pairs()), trigger="bootstrap")
+    run = _retrain(
+        base=None,
+        pairs=build_training_set(corrections=[], seed_pairs=seed_pairs()),
+        corrections=[],
+        trigger="bootstrap",
+    )
     if run.produced_version is None:  # its callers need a version to grade with; say why there is none
         raise RuntimeError(f"the first training run produced no model version: {run.reason or run.error}")
     return run.produced_version
@@ -148,8 +176,14 @@ def model_retrain(
     active = model_version_active()
     if active is None:
         raise NoActiveModelVersion("nothing to retrain; run `python manage.py bootstrap_model` first")
+    corrections = correction_pairs()
     return _retrain(
-        base=active, pairs=model_retrain_dataset(), hyperparameters=hyperparameters, trigger=trigger, force=force
+        base=active,
+        pairs=build_training_set(corrections=corrections, seed_pairs=seed_pairs()),
+        corrections=corrections,
+        hyperparameters=hyperparameters,
+        trigger=trigger,
+        force=force,
     )
 
 
@@ -157,6 +191,7 @@ def _retrain(
     *,
     base: ModelVersion | None,
     pairs: list[Pair],
+    corrections: list[Pair],
     trigger: str,
     hyperparameters: Hyperparameters | None = None,
     force: bool = False,
@@ -186,6 +221,20 @@ def _retrain(
                 reason=f"Nothing new since training run {previous.pk}: same base version, same {len(pairs)} pairs "
                 f"(sha256 {data_hash[:12]}), same hyperparameters.",
             )
+        if base is not None and not force:
+            new, last = new_corrections_since_last_run()
+            minimum = settings.GRADER_RETRAIN_MIN_NEW_CORRECTIONS
+            if new < minimum:
+                since = f"training run {last.pk}" if last is not None else "the first version"
+                return training_run_skip(
+                    base=base,
+                    trigger=trigger,
+                    dataset_size=len(pairs),
+                    dataset_sha256=data_hash,
+                    reason=f"Skipped: teachers corrected {new} answer{'s' if new != 1 else ''} since {since}; "
+                    f"retraining waits for at least {minimum} (GRADER_RETRAIN_MIN_NEW_CORRECTIONS), since fewer "
+                    "cannot teach the model anything it could show. `manage.py retrain --force` trains anyway.",
+                )
         run = training_run_start(
             base=base,
             trigger=trigger,
@@ -195,11 +244,24 @@ def _retrain(
             held_out_size=len(split.held_out),
             dataset_sha256=data_hash,
         )
-        return _train_evaluate_decide(run=run, base=base, split=split, hyperparameters=hyperparameters)
+        return _train_evaluate_decide(
+            run=run,
+            base=base,
+            split=split,
+            judged=held_out_corrections(held_out=split.held_out, corrections=corrections),
+            corrections=corrections,
+            hyperparameters=hyperparameters,
+        )
 
 
 def _train_evaluate_decide(
-    *, run: TrainingRun, base: ModelVersion | None, split: Split, hyperparameters: Hyperparameters
+    *,
+    run: TrainingRun,
+    base: ModelVersion | None,
+    split: Split,
+    judged: list[Pair],
+    corrections: list[Pair],
+    hyperparameters: Hyperparameters,
 ) -> TrainingRun:
     name = f"v{run.pk}"
     log: list[str] = []
@@ -222,10 +284,25 @@ def _train_evaluate_decide(
         log.append(
             f"similarity scale fitted on {scale.answers} uncorrected answers" if scale else "no similarity scale"
         )
-        evaluation = _evaluate(run=run, candidate_dir=result.output_dir, base=base, base_dir=base_dir, split=split)
+        evaluation = _evaluate(
+            run=run,
+            candidate_dir=result.output_dir,
+            base=base,
+            base_dir=base_dir,
+            judged=judged,
+            held_out=len(split.held_out),
+        )
         stored = True
         sha256 = model_artifact_store(local_dir=result.output_dir, name=name)
-        version = _record_candidate(run=run, base=base, name=name, sha256=sha256, result=result, evaluation=evaluation)
+        version = _record_candidate(
+            run=run,
+            base=base,
+            name=name,
+            sha256=sha256,
+            result=result,
+            evaluation=evaluation,
+            corrections_trained_on=len(pairs_teachers_graded(pairs=split.train, corrections=corrections)),
+        )
     except BaseException as error:
         # BaseException: a soft time limit or Ctrl-C must also leave the run failed and no half artifact behind.
         if stored:
@@ -249,12 +326,19 @@ def _scratch_root() -> Path:
 
 
 def _evaluate(
-    *, candidate_dir: Path, base: ModelVersion | None, base_dir: Path, split: Split, run: TrainingRun | None = None
+    *,
+    candidate_dir: Path,
+    base: ModelVersion | None,
+    base_dir: Path,
+    judged: list[Pair],
+    held_out: int,
+    run: TrainingRun | None = None,
 ) -> dict:
-    """The candidate and the model it would replace, each grading the same held-out answers (and the adversarial
-    benchmark's dev half) through the workers' pipeline; the per-answer points are kept for the gate's bootstrap."""
-    if not split.held_out:
-        return {"held_out_size": 0}
+    """The candidate and the model it would replace, each grading the same held-out teacher-corrected answers
+    (``judged``; and the adversarial benchmark's dev half) through the workers' pipeline; the per-answer points are
+    kept for the gate's bootstrap. ``held_out``: all pairs kept out of training, seed pairs included."""
+    if not judged:
+        return {"held_out_size": 0, "held_out_pairs": held_out}
     # Both graded as the workers grade (backend, similarity scale, calibration, guards), each model loaded for
     # this evaluation alone: the training process's kept model stays as it was.
     candidate_model = load_model(path=candidate_dir, keep=False)
@@ -262,21 +346,22 @@ def _evaluate(
     # Each side takes as long as a share of the fine-tune on a busy machine: said, so the run never looks stuck.
     label = f"training run {run.pk}: " if run is not None else ""
     replaced_name = base.name if base is not None else "the base model"
-    logger.info("%sthe new version grades the %s held-out answers", label, len(split.held_out))
-    candidate_scores = held_out_grades(pairs=split.held_out, model=candidate_model)
-    logger.info("%s%s grades the same %s answers, to compare", label, replaced_name, len(split.held_out))
-    replaced_scores = held_out_grades(pairs=split.held_out, model=replaced_model)
+    logger.info("%sthe new version grades the %s held-out answers", label, len(judged))
+    candidate_scores = held_out_grades(pairs=judged, model=candidate_model)
+    logger.info("%s%s grades the same %s answers, to compare", label, replaced_name, len(judged))
+    replaced_scores = held_out_grades(pairs=judged, model=replaced_model)
     grades = HeldOutGrades(
-        human=[pair.label * pair.max_points for pair in split.held_out],
-        max_points=[pair.max_points for pair in split.held_out],
+        human=[pair.label * pair.max_points for pair in judged],
+        max_points=[pair.max_points for pair in judged],
         candidate=[float(score.points) for score in candidate_scores],
         replaced=[float(score.points) for score in replaced_scores],
     )
     return {
-        "held_out_size": len(split.held_out),
-        "held_out_questions": len({pair.question or pair.sentence_1 for pair in split.held_out}),
-        "candidate": agreement_of_scores(pairs=split.held_out, scores=candidate_scores),
-        "replaced": agreement_of_scores(pairs=split.held_out, scores=replaced_scores),
+        "held_out_size": len(judged),
+        "held_out_pairs": held_out,
+        "held_out_questions": len({pair.question or pair.sentence_1 for pair in judged}),
+        "candidate": agreement_of_scores(pairs=judged, scores=candidate_scores),
+        "replaced": agreement_of_scores(pairs=judged, scores=replaced_scores),
         "replaced_version": base.name if base is not None else "base model (untrained)",
         "held_out_grades": grades.as_dict(),
         "adversarial": _adversarial_dev(candidate=candidate_model, replaced=replaced_model, label=label),
@@ -305,7 +390,14 @@ def _adversarial_dev(*, candidate: GradingModel, replaced: GradingModel, label: 
 
 @transaction.atomic
 def _record_candidate(
-    *, run: TrainingRun, base: ModelVersion | None, name: str, sha256: str, result: FineTuneResult, evaluation: dict
+    *,
+    run: TrainingRun,
+    base: ModelVersion | None,
+    name: str,
+    sha256: str,
+    result: FineTuneResult,
+    evaluation: dict,
+    corrections_trained_on: int,
 ) -> ModelVersion:
     version = ModelVersion.objects.create(
         name=name,
@@ -317,6 +409,7 @@ def _record_candidate(
             "train_loss": result.train_loss,
             "steps": result.steps,
             "seconds": result.seconds,
+            "corrections_trained_on": corrections_trained_on,
             "held_out": evaluation.get("candidate"),
             "parent_held_out": evaluation.get("replaced"),
         },
@@ -345,17 +438,24 @@ def gate_decision(*, evaluation: dict, has_parent: bool) -> dict:
     if not has_parent:
         return {"promote": True, "reason": "First version: there is no active version to beat."}
     if not evaluation.get("held_out_size"):
-        return {"promote": False, "reason": "Rejected: the held-out set is empty, nothing to compare on."}
+        return {
+            "promote": False,
+            "reason": "Not activated: none of the answers teachers corrected was kept out of its training to test it, "
+            "so nothing shows that it grades better.",
+        }
     grades = HeldOutGrades.from_dict(evaluation["held_out_grades"])
     return gate_verdict(grades=grades, rule=gate_rule(), adversarial=evaluation.get("adversarial"))
 
 
 def _decide(*, run: TrainingRun, version: ModelVersion) -> TrainingRun:
     decision = gate_decision(evaluation=version.evaluation, has_parent=version.parent_id is not None)
-    ModelVersion.objects.filter(pk=version.pk).update(evaluation={**version.evaluation, "gate": decision})
+    evaluation = {**version.evaluation, "gate": decision}
+    if version.parent_id is not None:  # the first version has nothing beside it and no grades to change
+        # Promoted or not, what the version would change is part of what an operator judges it by.
+        dry_run = model_version_dry_run(version=version)
+        evaluation["comparison"] = model_version_comparison(version=version, decision=decision, dry_run=dry_run)
+    ModelVersion.objects.filter(pk=version.pk).update(evaluation=evaluation)
     if decision["promote"]:
-        if version.parent_id is not None:
-            model_version_dry_run(version=version)
         with transaction.atomic():
             model_version_activate(version=version)
             TrainingRun.objects.filter(pk=run.pk).update(
@@ -374,6 +474,49 @@ def _decide(*, run: TrainingRun, version: ModelVersion) -> TrainingRun:
     logger.info("training run %s: %s", run.pk, decision["reason"])
     run.refresh_from_db()
     return run
+
+
+def model_version_comparison(*, version: ModelVersion, decision: dict, dry_run: dict | None) -> dict:
+    """What the model-versions page and the API show, side by side for the candidate and the version it would
+    replace: each one's grade metrics on the held-out teacher-corrected answers with its bootstrap interval, how many
+    corrections each learned from, the gate's verdict in one sentence, and the dry run's diff."""
+    intervals = decision.get("intervals") or {}
+
+    def side(name: str, model: ModelVersion | None) -> dict:
+        found = decision.get(name)
+        metrics: dict = found if isinstance(found, dict) else {}
+        return {
+            "version": model.name if model is not None else None,
+            # Versions trained before this count was kept, and the packaged base model, say None / 0.
+            "corrections_learned_from": (model.metrics or {}).get("corrections_trained_on") if model else 0,
+            **{
+                metric: {"value": metrics.get(metric), "interval": (intervals.get(metric) or {}).get(name)}
+                for metric in GATE_METRICS
+            },
+        }
+
+    parent = version.parent
+    return {
+        "held_out_answers": (decision.get("candidate") or {}).get("n") or 0,
+        "confidence": decision.get("confidence"),
+        "candidate": side("candidate", version),
+        "replaced": side("replaced", parent),
+        "gain": {
+            metric: {k: v for k, v in (intervals.get(metric) or {}).items() if k in ("improvement", "low", "high")}
+            for metric in GATE_METRICS
+        },
+        "activated": bool(decision.get("promote")),
+        "reason": decision.get("reason", ""),
+        "dry_run": _dry_run_summary(dry_run),
+    }
+
+
+def _dry_run_summary(dry_run: dict | None) -> dict | None:
+    if not dry_run:
+        return None
+    keys = ("sampled", "total_uncorrected", "changed", "raised", "lowered", "mean_abs_change", "max_abs_change",
+            "crossing_pass_mark", "passing_to_failing", "examples")  # fmt: skip
+    return {key: dry_run.get(key) for key in keys}
 
 
 @transaction.atomic

@@ -37,6 +37,9 @@ BATCH = 64
 # twice.
 REGRADE_LEASE = timedelta(minutes=12)
 DRY_RUN_LEASE = timedelta(minutes=33)
+# The dry run's report keeps this many of its largest changes (ids and points: the report is shown to every staff
+# member, a submission's text only to its course's teachers).
+DRY_RUN_EXAMPLES = 5
 
 
 # Auto grades no teacher has settled: released ones and ones awaiting review (a new version may be sure of
@@ -70,14 +73,28 @@ def _rescore(*, version: ModelVersion, submissions: list[Submission], store: boo
 def model_version_dry_run(*, version: ModelVersion, limit: int | None = None) -> dict:
     """How the most recent graded, uncorrected submissions' points would change with ``version``. Writes no grade.
 
-    The report is stored on the version (``dry_run``) and returned.
+    How many change, by how much, how many cross the pass mark (GRADER_PASS_FRACTION of the question's maximum)
+    and the largest changes as examples. The report is stored on the version (``dry_run``) and returned.
     """
     limit = settings.GRADER_DRY_RUN_LIMIT if limit is None else limit
-    sample = list(_uncorrected_graded().order_by("-graded_at", "-pk")[:limit])
+    sample = list(
+        _uncorrected_graded().select_related("question", "question__course").order_by("-graded_at", "-pk")[:limit]
+    )
     scores = _rescore(version=version, submissions=sample, store=False) if sample else {}
-    # An auto grade always has points; the filter only tells the type checker.
-    changes = [scores[s.pk].points - s.points for s in sample if s.points is not None]
+    # (submission, its points, the version's points). An auto grade always has points; the filter tells the type
+    # checker.
+    rescored = [(sub, sub.points, scores[sub.pk].points) for sub in sample if sub.points is not None]
+    changes = [new - old for _, old, new in rescored]
     moved = [abs(change) for change in changes if change != 0]
+    pass_fraction = Decimal(str(settings.GRADER_PASS_FRACTION))
+
+    def passes(points: Decimal, submission: Submission) -> bool:
+        return points >= pass_fraction * submission.question.max_points
+
+    crossing = [(sub, old) for sub, old, new in rescored if passes(old, sub) != passes(new, sub)]
+    # The largest changes first: what a teacher would want to look at before this version grades their course.
+    largest = sorted((row for row in rescored if row[1] != row[2]),
+                     key=lambda row: (-abs(row[2] - row[1]), row[0].pk))[:DRY_RUN_EXAMPLES]  # fmt: skip
     report = {
         "version": version.name,
         "at": timezone.now().isoformat(),
@@ -89,6 +106,19 @@ def model_version_dry_run(*, version: ModelVersion, limit: int | None = None) ->
         "mean_abs_change": float(sum(moved, Decimal(0)) / len(changes)) if changes else 0.0,
         "max_abs_change": float(max(moved, default=Decimal(0))),
         "changes": {str(change): count for change, count in sorted(Counter(changes).items())},
+        "crossing_pass_mark": len(crossing),
+        "passing_to_failing": sum(1 for sub, old in crossing if passes(old, sub)),
+        "examples": [
+            {
+                "submission": sub.pk,
+                "course": sub.question.course.code,
+                "question": sub.question.key,
+                "max_points": float(sub.question.max_points),
+                "points": float(old),
+                "new_points": float(new),
+            }
+            for sub, old, new in largest
+        ],
     }
     ModelVersion.objects.filter(pk=version.pk).update(dry_run=report)
     return report

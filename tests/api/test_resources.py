@@ -186,6 +186,29 @@ def test_model_versions_are_listed_without_rejected_ones(owner, base_model_versi
     assert names == ["base"]
 
 
+def test_a_model_version_shows_its_comparison_with_the_version_it_replaced_and_no_other_course_s_ids(
+    owner, base_model_version
+):
+    from grader.models import ModelVersion
+
+    comparison = {
+        "held_out_answers": 24, "activated": True, "reason": "Activated: ...",
+        "candidate": {"version": "v9", "corrections_learned_from": 70, "rmse": {"value": 1.1, "interval": [0.9, 1.3]}},
+        "replaced": {"version": "base", "corrections_learned_from": 0, "rmse": {"value": 1.4, "interval": [1.2, 1.6]}},
+        "dry_run": {"changed": 3, "crossing_pass_mark": 1, "examples": [
+            {"submission": 4321, "course": "OTHER", "question": "q", "max_points": 5.0, "points": 2.0,
+             "new_points": 3.5}]},
+    }  # fmt: skip
+    version = ModelVersion.objects.create(
+        name="v9", parent=base_model_version, artifact_path="v9", sha256="0" * 64, evaluation={"comparison": comparison}
+    )
+    shown = owner.client.get(f"/api/v1/model-versions/{version.pk}/").json()["comparison"]
+    assert shown["candidate"] == comparison["candidate"] and shown["replaced"] == comparison["replaced"]
+    assert shown["reason"] == "Activated: ..."
+    assert shown["dry_run"]["examples"] == [{"max_points": 5.0, "points": 2.0, "new_points": 3.5}]
+    assert owner.client.get(f"/api/v1/model-versions/{base_model_version.pk}/").json()["comparison"] is None
+
+
 def test_course_is_renamed_but_its_code_stays(owner, demo_course):
     response = owner.client.patch(f"/api/v1/courses/{demo_course.pk}/", {"name": "ML 101", "code": "x"}, format="json")
     assert response.status_code == 200

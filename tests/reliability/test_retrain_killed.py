@@ -44,7 +44,7 @@ def test_retrain_killed_midway_leaves_the_active_model_and_grades_intact(
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    retrain = launcher.manage("retrain", broker_url=shared_broker_url, TMPDIR=str(scratch))
+    retrain = launcher.manage("retrain", "--force", broker_url=shared_broker_url, TMPDIR=str(scratch))
     run = wait_until(lambda: TrainingRun.objects.first(), timeout=120)
     # training/finetune.py opens its scratch directory right before the trainer starts its steps.
     wait_until(lambda: any(scratch.glob("grader-train-*")) or not retrain.alive(), timeout=120)

@@ -106,7 +106,7 @@ def test_the_gate_promotes_a_real_improvement_and_not_noise():
     assert decision["promote"] is True
     assert 0 < decision["intervals"]["rmse"]["low"] < decision["intervals"]["rmse"]["improvement"]
     assert decision["candidate"]["rmse"] < decision["replaced"]["rmse"]
-    assert decision["reason"].startswith("Promoted: on 80 held-out answers")
+    assert decision["reason"].startswith("Activated: on 80 answers teachers corrected and it never saw")
     # Fixed resampling: the same evaluation gives the same interval.
     again = gate_verdict(grades=HeldOutGrades(human, [10.0] * len(human), better, replaced), rule=rule)
     assert again["intervals"] == decision["intervals"]
@@ -116,7 +116,7 @@ def test_the_gate_promotes_a_real_improvement_and_not_noise():
     decision = gate_verdict(grades=HeldOutGrades(human, [10.0] * len(human), same, replaced), rule=rule)
     assert decision["promote"] is False
     assert decision["intervals"]["rmse"]["low"] < 0 < decision["intervals"]["rmse"]["high"]
-    assert "not reliably better" in decision["reason"]
+    assert "it was no closer to the teachers' points (RMSE" in decision["reason"]
 
 
 def test_a_small_gain_on_few_answers_is_not_enough():
@@ -129,13 +129,15 @@ def test_a_small_gain_on_few_answers_is_not_enough():
     decision = gate_verdict(grades=HeldOutGrades(human, [10.0] * 12, candidate, replaced), rule=rule)
     assert decision["intervals"]["rmse"]["improvement"] > 0
     assert decision["promote"] is False
+    assert "it was not reliably closer to the teachers' points" in decision["reason"]
+    assert decision["reason"].endswith("the difference could be chance).")
 
 
 def test_too_few_held_out_answers_never_promote_even_a_clear_gain():
     human, replaced = _held_out(n=8)
     exact = gate_verdict(grades=HeldOutGrades(human, [10.0] * 8, human, replaced), rule=GateRule(min_answers=20))
     assert exact["promote"] is False
-    assert exact["reason"].startswith("Rejected: only 8 held-out answers")
+    assert exact["reason"].startswith("Not activated: only 8 answers teachers corrected were kept out")
     assert gate_verdict(grades=HeldOutGrades(human, [10.0] * 8, human, replaced), rule=GateRule(min_answers=8))[
         "promote"
     ]
@@ -151,7 +153,7 @@ def test_a_gain_in_rmse_that_costs_pass_fail_accuracy_or_adversarial_catches_is_
     decision = gate_verdict(grades=grades, rule=GateRule(pass_fraction=0.5))
     assert decision["intervals"]["rmse"]["low"] > 0
     assert decision["promote"] is False
-    assert "pass/fail accuracy gets worse" in decision["reason"]
+    assert "but its pass/fail accuracy got worse" in decision["reason"]
 
     human, replaced = _held_out()
     better = _points(human + np.random.default_rng(2).normal(0, 1, len(human)))
@@ -160,7 +162,7 @@ def test_a_gain_in_rmse_that_costs_pass_fail_accuracy_or_adversarial_catches_is_
     assert held["promote"] is True
     dropped = gate_verdict(grades=grades, rule=GateRule(), adversarial={"n": 89, "candidate": 0.8, "replaced": 0.85})
     assert dropped["promote"] is False
-    assert "fewer answers built to fool" in dropped["reason"]
+    assert "lets more answers built to fool the grader through" in dropped["reason"]
 
 
 def test_gate_decision_reads_the_recorded_evaluation_and_the_settings(settings):

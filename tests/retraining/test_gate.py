@@ -9,7 +9,13 @@ from grader.models import ModelVersion, Submission, TrainingRun
 from grader.services import model_versions
 from grader.services.grading_models import model_for_active_version
 from grader.services.model_artifacts import model_version_local_path
-from grader.services.model_versions import model_retrain, model_retrain_dataset, model_version_activate
+from grader.services.model_versions import (
+    correction_pairs,
+    held_out_corrections,
+    model_retrain,
+    model_retrain_dataset,
+    model_version_activate,
+)
 from grader.services.submissions import submission_create, submission_grade
 from tests.retraining.conftest import UNCORRECTED_ANSWERS, grades_snapshot
 from training.dataset import Pair, split_held_out
@@ -20,12 +26,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _held_out() -> list[Pair]:
-    return split_held_out(
+    """The held-out pairs the gate judges on: the teacher-corrected ones."""
+    held_out = split_held_out(
         model_retrain_dataset(),
         question_fraction=settings.GRADER_HELD_OUT_QUESTION_FRACTION,
         answer_fraction=settings.GRADER_HELD_OUT_ANSWER_FRACTION,
         seed=settings.GRADER_HELD_OUT_SEED,
     ).held_out
+    return held_out_corrections(held_out=held_out, corrections=correction_pairs())
 
 
 def test_a_retrain_whose_held_out_grades_are_not_reliably_better_is_rejected(
@@ -44,10 +52,12 @@ def test_a_retrain_whose_held_out_grades_are_not_reliably_better_is_rejected(
     assert gate["promote"] is False
     assert gate["primary"] == "rmse"
     assert gate["intervals"]["rmse"]["low"] <= 0
-    assert gate["candidate"]["n"] == gate["replaced"]["n"] == run.held_out_size > 0
+    judged = version.evaluation["held_out_size"]
+    assert gate["candidate"]["n"] == gate["replaced"]["n"] == judged >= settings.GRADER_PROMOTION_MIN_ANSWERS
+    assert run.held_out_size >= judged  # held-out seed pairs are not trained on, nor judged on
     assert {"rmse", "pearson", "pass_fail_accuracy"} <= gate["candidate"].keys()
     assert run.reason == gate["reason"]
-    assert run.reason.startswith(f"Rejected: on {run.held_out_size} held-out answers")
+    assert run.reason.startswith(f"Not activated: on {judged} answers teachers corrected and it never saw")
     # The gate's grades of the active version are the workers' grades of the same held-out answers.
     _, deployed = model_for_active_version()
     held_out = _held_out()
@@ -59,7 +69,17 @@ def test_a_retrain_whose_held_out_grades_are_not_reliably_better_is_rejected(
     adversarial = gate["adversarial"]
     assert adversarial["n"] > 0
     assert 0 <= adversarial["candidate"] <= 1 and 0 <= adversarial["replaced"] <= 1
-    assert version.dry_run == {}  # no promotion, no dry run
+    # Rejected or not, the dry run re-scored the uncorrected grades (storing none), and the page's comparison is
+    # stored: both versions' metrics as the gate computed them, corrections learned from, the dry run's diff.
+    assert version.dry_run["sampled"] == len(UNCORRECTED_ANSWERS)
+    comparison = version.evaluation["comparison"]
+    assert comparison["reason"] == run.reason and comparison["activated"] is False
+    assert (comparison["candidate"]["version"], comparison["replaced"]["version"]) == (version.name, "base")
+    assert comparison["candidate"]["rmse"]["value"] == gate["candidate"]["rmse"]
+    assert comparison["replaced"]["pearson"]["value"] == gate["replaced"]["pearson"]
+    assert comparison["candidate"]["corrections_learned_from"] == version.metrics["corrections_trained_on"] > 0
+    assert comparison["dry_run"]["sampled"] == len(UNCORRECTED_ANSWERS)
+    assert {"crossing_pass_mark", "mean_abs_change", "examples"} <= comparison["dry_run"].keys()
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
     assert grades_snapshot() == before
 
@@ -81,8 +101,8 @@ def test_a_corrupted_candidate_is_rejected_and_a_retrain_that_really_beats_it_is
     corrupted = corrupted_run.produced_version
     assert corrupted.status == ModelVersion.Status.REJECTED
     assert corrupted.evaluation["gate"]["promote"] is False
-    assert corrupted_run.reason.startswith("Rejected")
-    assert corrupted.dry_run == {}
+    assert corrupted_run.reason.startswith("Not activated")
+    assert corrupted.dry_run["sampled"] == len(UNCORRECTED_ANSWERS)  # what it would have changed, not changed
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == base_model_version
     assert grades_snapshot() == before
 
@@ -102,7 +122,9 @@ def test_a_corrupted_candidate_is_rejected_and_a_retrain_that_really_beats_it_is
     assert gate["promote"] is True
     assert gate["intervals"]["rmse"]["low"] > 0
     assert gate["candidate"]["rmse"] < gate["replaced"]["rmse"]
-    assert run.reason.startswith(f"Promoted: on {run.held_out_size} held-out answers")
+    assert run.reason.startswith(
+        f"Activated: on {version.evaluation['held_out_size']} answers teachers corrected and it never saw"
+    )
     # Held-out pairs are not trained on; the split is recorded on the run.
     assert run.train_size + run.held_out_size == run.dataset_size
     assert run.dataset_size > 92  # the seed pairs plus the teacher's corrections against other references

@@ -84,7 +84,22 @@ def test_regrading_uses_the_active_version_and_never_overwrites_a_teachers_grade
     assert model_version_dry_run(version=twin) | {"at": None} == {
         "version": "twin", "at": None, "total_uncorrected": 3, "sampled": 3, "changed": 0, "raised": 0,
         "lowered": 0, "mean_abs_change": 0.0, "max_abs_change": 0.0, "changes": {"0.00": 3},
+        "crossing_pass_mark": 0, "passing_to_failing": 0, "examples": [],
     }  # fmt: skip
+    # A stored grade the version would not give: the dry run shows it as its largest change, across the pass mark.
+    moved = graded_and_corrected[2]
+    now = Submission.objects.get(pk=moved.pk).points
+    max_points = moved.question.max_points
+    Submission.objects.filter(pk=moved.pk).update(points=Decimal(0) if now >= max_points / 2 else max_points)
+    report = model_version_dry_run(version=twin)
+    assert (report["changed"], report["crossing_pass_mark"]) == (1, 1)
+    assert report["passing_to_failing"] == (0 if now >= max_points / 2 else 1)
+    assert report["examples"] == [{
+        "submission": moved.pk, "course": moved.question.course.code, "question": moved.question.key,
+        "max_points": float(max_points), "points": float(0 if now >= max_points / 2 else max_points),
+        "new_points": float(now),
+    }]  # fmt: skip
+    Submission.objects.filter(pk=moved.pk).update(points=now)
     # Corrected only now: a correction also moves the question's calibration at once (grader.scoring.context), so
     # a dry run after it would report those changes too, not just the version's.
     teacher = get_user_model().objects.create_user("t", is_staff=True)

@@ -77,7 +77,7 @@ def test_a_retrained_version_carries_its_map_and_grading_loads_it(corrected_cour
 def test_the_promotion_gate_scores_each_model_through_its_own_map(tmp_path):
     """Same weights on both sides; only the candidate's map differs. The gate must see the points it would give."""
     from grader.services.model_versions import _evaluate
-    from training.dataset import Pair, Split
+    from training.dataset import Pair
 
     candidate_dir = tmp_path / "candidate"
     shutil.copytree(base_model_path(), candidate_dir)
@@ -95,8 +95,9 @@ def test_the_promotion_gate_scores_each_model_through_its_own_map(tmp_path):
         Pair("A sorting algorithm for linked lists.", reference, 0.0, question="q"),
     ]
 
-    split = Split(train=[], held_out=held_out)
-    evaluation = _evaluate(candidate_dir=candidate_dir, base=None, base_dir=base_model_path(), split=split)
+    evaluation = _evaluate(
+        candidate_dir=candidate_dir, base=None, base_dir=base_model_path(), judged=held_out, held_out=len(held_out)
+    )
 
     candidate, replaced = evaluation["candidate"], evaluation["replaced"]
     assert candidate["cosine_pearson"] == pytest.approx(replaced["cosine_pearson"])  # the map does not touch cosines

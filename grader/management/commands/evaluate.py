@@ -13,17 +13,24 @@ class Command(BaseCommand):
     help = (
         "Measure grader against human grades in a CSV (question_id, question, reference_answer, student_answer, "
         "score, max_score, split): 'folds' grades each split with a model and calibration trained on the others; "
-        "'feedback' adds k teacher grades per question (k = 0, 2, 5, 10, 20) before grading the rest."
+        "'feedback' adds k teacher grades per question (k = 0, 2, 5, 10, 20) before grading the rest; "
+        "'semester' replays the course's splits in order through the deployed learning loop on the configured "
+        "(scratch) database: grade, k corrections per question, retrain (never / with the gate / always promote)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("csv_path", type=Path)
         parser.add_argument(
             "--protocol",
-            choices=(*PROTOCOLS, "adversarial"),
+            choices=(*PROTOCOLS, "adversarial", "semester"),
             required=True,
             help="adversarial: a CSV of answers built to fool a similarity grader, with their kind "
-            "(bench/adversarial/answers.csv), graded by the deployed pipeline and reported per kind",
+            "(bench/adversarial/answers.csv), graded by the deployed pipeline and reported per kind. semester: "
+            "needs a database without submissions (it switches the active version)",
+        )
+        parser.add_argument("--k", type=int, default=5, help="semester: corrections per question of each assignment")
+        parser.add_argument(
+            "--assignments", type=int, default=None, help="semester: replay only the first N splits (a quick look)"
         )
         parser.add_argument(
             "--active-version",
@@ -80,6 +87,9 @@ class Command(BaseCommand):
         if protocol == "adversarial":
             self._adversarial(csv_path, out, active_version=options["active_version"])
             return
+        if protocol == "semester":
+            self._semester(csv_path, out, k=options["k"], assignments=options["assignments"], epochs=epochs)
+            return
         if options["corrections_from"] and protocol != "feedback":
             raise CommandError("--corrections-from applies to the feedback protocol")
         try:  # a CSV or a choice of splits that cannot be evaluated fails here, before any model is loaded
@@ -115,6 +125,21 @@ class Command(BaseCommand):
         self.stdout.write(f"written: {out / (protocol + '.json')}, {out / (protocol + '.md')}")
         if summary["partial"]:
             self.stdout.write(self.style.WARNING("partial run (--folds/--questions): not comparable with published"))
+
+    def _semester(self, csv_path: Path, out: Path, *, k: int, assignments: int | None, epochs: int | None) -> None:
+        from dataclasses import replace
+
+        from training.semester import SemesterOptions, run_semester
+
+        # --epochs: every retrain of the replay (default: the deployment's GRADER_TRAIN_EPOCHS).
+        hyperparameters = replace(hyperparameters_from_settings(), epochs=epochs) if epochs else None
+        options = SemesterOptions(k=k, assignments=assignments, hyperparameters=hyperparameters)
+        try:
+            run_semester(csv_path=csv_path, out_dir=out, options=options, progress=self.stdout.write)
+        except RuntimeError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write((out / "semester.md").read_text(encoding="utf-8"))
+        self.stdout.write(f"written: {out / 'semester.json'}, {out / 'semester.md'}, {out / 'semester.png'}")
 
     def _adversarial(self, csv_path: Path, out: Path, *, active_version: bool) -> None:
         from decimal import Decimal

@@ -11,7 +11,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--force", action="store_true", help="Train even if nothing is new since the last run.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Train even if nothing (or fewer than GRADER_RETRAIN_MIN_NEW_CORRECTIONS corrections) is new since "
+            "the last run; the gate still decides whether the result becomes active.",
+        )
 
     def handle(self, *args, force: bool = False, **options):
         try:
