@@ -56,8 +56,9 @@ test: install $(CHROMIUM)
 	  $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The fast lane: unit, service and API tests, without the ones that start a worker, beat, a live server or a
-# browser (those run in `make test`, which is what CI runs). PostgreSQL and Redis as for `make test`.
-FAST_MARKERS := not e2e and not reliability and not processes
+# browser, or that fine-tune a model (those run in `make test`, which is what CI runs). PostgreSQL and Redis as
+# for `make test`.
+FAST_MARKERS := not e2e and not reliability and not processes and not finetune
 test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} \
 	  $(VENV)/bin/pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)

@@ -11,6 +11,8 @@ from training.dataset import Pair, build_training_set, dataset_sha256, load_pair
 from training.finetune import resolve_precision
 from training.metrics import agreement
 
+pytestmark = pytest.mark.finetune  # fine-tunes a model: the full lane only
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 

@@ -20,6 +20,8 @@ from grader.services.training_runs import TRAINING_LOCK_KEY, ProgressRecorder, t
 from tests.conftest import wait_until
 from tests.retraining.conftest import database_url, grades_snapshot, subprocess_env
 
+pytestmark = pytest.mark.finetune  # most of these fine-tune a model: the full lane only
+
 
 def _lock_is_free() -> bool:
     """Asked from a separate session: a session may re-take its own advisory lock, which proves nothing."""

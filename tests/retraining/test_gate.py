@@ -22,7 +22,7 @@ from training.dataset import Pair, split_held_out
 from training.evaluate import held_out_grades
 from training.finetune import directory_sha256
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.finetune]  # fine-tunes a model: the full lane only
 
 
 def _held_out() -> list[Pair]:

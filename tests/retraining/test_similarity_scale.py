@@ -15,7 +15,7 @@ from grader.services.similarity_scales import similarity_scale_write
 from tests.grading import grade_items
 from tests.retraining.conftest import UNCORRECTED_ANSWERS
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.finetune]  # fine-tunes a model: the full lane only
 
 
 def test_the_map_is_fitted_on_uncorrected_answers_and_saved_with_the_model(corrected_course, settings, tmp_path):
