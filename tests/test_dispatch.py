@@ -142,7 +142,8 @@ def test_an_admin_dry_run_with_the_broker_down_answers_and_stays_recorded(
 
 
 def test_every_task_a_service_sends_is_registered():
-    import grader.tasks  # noqa: F401  (registers the tasks with the app)
+    import grader.lti.tasks
+    import grader.tasks  # noqa: F401
 
     sent_by_services = {
         dispatch.GRADE_SUBMISSION,
@@ -150,14 +151,16 @@ def test_every_task_a_service_sends_is_registered():
         dispatch.REGRADE_QUESTION,
         dispatch.DRY_RUN_MODEL_VERSION,
         dispatch.RETRAIN_MODEL,
+        dispatch.POST_LTI_SCORE,
     }
     assert sent_by_services <= set(app.tasks)
 
 
 def test_routing_is_stated_once_in_the_settings_for_every_task():
+    import grader.lti.tasks
     import grader.tasks  # noqa: F401
 
-    graders = {name: task for name, task in app.tasks.items() if name.startswith("grader.tasks.")}
+    graders = {name: task for name, task in app.tasks.items() if name.startswith("grader.")}
     assert set(graders) == set(app.conf.task_routes)
     assert [name for name, task in graders.items() if getattr(task, "queue", None)] == []
 
