@@ -142,6 +142,7 @@ def test_an_admin_dry_run_with_the_broker_down_answers_and_stays_recorded(
 
 
 def test_every_task_a_service_sends_is_registered():
+    # Importing the task modules registers their tasks with the app.
     import grader.lti.tasks
     import grader.tasks  # noqa: F401
 
