@@ -39,6 +39,15 @@ def main() -> None:
     parser.add_argument("--assignments", type=int, default=None, help="replay only the first N assignments")
     parser.add_argument("--k", type=int, default=5, help="corrections per question of each graded assignment")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per retrain (default: GRADER_TRAIN_EPOCHS)")
+    parser.add_argument(
+        "--policies", default="never,gate,always", help="comma-separated, of never,gate,always (default: all three)"
+    )
+    recipe = parser.add_argument_group("training recipe (default: the seed card's; training.dataset.TrainingRecipe)")
+    recipe.add_argument("--start", choices=("active", "base"), default="active", help="what each retrain fine-tunes")
+    recipe.add_argument("--answer-pairs", action="store_true", help="+ answer against a full-credit answer")
+    recipe.add_argument("--cross-question-pairs", action="store_true", help="+ answer against another question at 0")
+    recipe.add_argument("--correction-repeats", type=int, default=1, help="each correction pair this many times")
+    recipe.add_argument("--no-seed-pairs", action="store_true", help="train on the corrections alone")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "semester")
     parser.add_argument("--no-docs", action="store_true", help="write the report to --out only")
     parser.add_argument(
@@ -50,6 +59,7 @@ def main() -> None:
 
     django.setup()
     from grader.services.model_versions import hyperparameters_from_settings
+    from training.dataset import TrainingRecipe
     from training.semester import SemesterOptions, markdown, run_semester, write_report
 
     if args.report_only:
@@ -57,7 +67,20 @@ def main() -> None:
         write_report(summary, args.out)
     else:
         hyperparameters = replace(hyperparameters_from_settings(), epochs=args.epochs) if args.epochs else None
-        options = SemesterOptions(k=args.k, assignments=args.assignments, hyperparameters=hyperparameters)
+        training_recipe = TrainingRecipe(
+            start=args.start,
+            answer_pairs=args.answer_pairs,
+            cross_question_pairs=args.cross_question_pairs,
+            correction_repeats=args.correction_repeats,
+            seed_pairs=not args.no_seed_pairs,
+        )
+        options = SemesterOptions(
+            k=args.k,
+            assignments=args.assignments,
+            hyperparameters=hyperparameters,
+            recipe=training_recipe,
+            policies=[policy for policy in args.policies.split(",") if policy],
+        )
         summary = run_semester(csv_path=args.csv, out_dir=args.out, options=options, progress=print)
     table = markdown(summary)
     print(table)
@@ -65,6 +88,11 @@ def main() -> None:
         return
     command = "python bench/semester.py" + (f" --assignments {args.assignments}" if args.assignments else "")
     command += f" --k {args.k}" + (f" --epochs {args.epochs}" if args.epochs else "")
+    command += f" --start {args.start}" if args.start != "active" else ""
+    command += " --answer-pairs" if args.answer_pairs else ""
+    command += " --cross-question-pairs" if args.cross_question_pairs else ""
+    command += f" --correction-repeats {args.correction_repeats}" if args.correction_repeats != 1 else ""
+    command += " --no-seed-pairs" if args.no_seed_pairs else ""
     block = f"{START}\nCommand: `{command}`\n\n{table}\n![Semester replay](semester.png)\n{END}"
     text = DOCS.read_text(encoding="utf-8")
     DOCS.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S),

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 # Seed pairs carry no question scale; held-out metrics put them on the demo course's usual 5 points.
@@ -123,3 +123,93 @@ def split_held_out(pairs: Iterable[Pair], *, question_fraction: float, answer_fr
         answer_held = _unit_hash(seed=seed, kind="answer", key=_normalized(pair.sentence_0)) < answer_fraction
         (held_out if group in held_groups or answer_held else train).append(pair)
     return Split(train=train, held_out=held_out)
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """What a retrain starts from and trains on, beyond the hyperparameters. The default is the seed card's recipe:
+    the active version fine-tuned on every correction plus the seed pairs, one pair each.
+
+    The other choices exist to be measured against it (the semester replay, ``bench/semester.py``): each is built
+    from the training side of the held-out split only, so the gate judges every recipe on the same unseen answers.
+    """
+
+    # "active": fine-tune the active version (each promotion builds on the last); "base": fine-tune the packaged
+    # model afresh on all the data each time, so repeated epochs on the same seed pairs never accumulate.
+    start: str = "active"
+    # Each corrected answer also paired with a full-credit answer of its question, keeping its label.
+    answer_pairs: bool = False
+    # Each corrected answer also paired with the reference of another question of its course, at 0: the course's
+    # own vocabulary, on the wrong question, is worth nothing.
+    cross_question_pairs: bool = False
+    # Each correction pair this many times: the teachers' weight against the seed pairs.
+    correction_repeats: int = 1
+    seed_pairs: bool = True
+
+    def __post_init__(self) -> None:
+        if self.start not in {"active", "base"}:
+            raise ValueError(f"a retrain starts from the active version or the base model, not {self.start!r}")
+        if self.correction_repeats < 1:
+            raise ValueError("correction_repeats must be at least 1")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """The choices that differ from the default, in words (empty for the default)."""
+        default = TrainingRecipe()
+        parts = []
+        if self.start != default.start:
+            parts.append("from the base model")
+        if self.answer_pairs:
+            parts.append("answer-to-answer pairs")
+        if self.cross_question_pairs:
+            parts.append("cross-question pairs")
+        if self.correction_repeats != 1:
+            parts.append(f"each correction {self.correction_repeats} times")
+        if not self.seed_pairs:
+            parts.append("no seed pairs")
+        return ", ".join(parts)
+
+
+def recipe_training_pairs(
+    *, train: list[Pair], corrections: list[Pair], recipe: TrainingRecipe, seed: int
+) -> list[Pair]:
+    """The training side of the split as the recipe trains on it (the default: ``train`` unchanged).
+
+    ``corrections``: the teacher-graded pairs among ``train``; only they are repeated or paired anew.
+    """
+    if recipe == TrainingRecipe():
+        return train
+    graded = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in corrections}
+    taught = [pair for pair in train if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
+    others = [pair for pair in train if (pair.sentence_0.strip(), pair.sentence_1.strip()) not in graded]
+    pairs = taught * recipe.correction_repeats + (others if recipe.seed_pairs else [])
+    if recipe.answer_pairs:
+        pairs += peer_reference_pairs(taught, seed=seed)
+    if recipe.cross_question_pairs:
+        pairs += cross_question_pairs(taught, seed=seed)
+    return pairs
+
+
+def cross_question_pairs(pairs: Iterable[Pair], *, seed: int) -> list[Pair]:
+    """Each answer against a reference of another question of the same course (the part of its question key
+    before the slash), picked by a hash of (seed, answer), at 0. Answers of a course with one question get none."""
+    pairs = [pair for pair in pairs if pair.question]
+    references: dict[str, dict[str, set[str]]] = {}
+    for pair in pairs:
+        course = pair.question.split("/", 1)[0]
+        references.setdefault(course, {}).setdefault(pair.question, set()).update(pair.references or (pair.sentence_1,))
+    negatives: list[Pair] = []
+    for pair in pairs:
+        by_question = references[pair.question.split("/", 1)[0]]
+        candidates = sorted(
+            text for question, texts in by_question.items() if question != pair.question for text in texts
+        )
+        if not candidates:
+            continue
+        pick = int(
+            _unit_hash(seed=seed, kind="cross", key=f"{pair.question}:{_normalized(pair.sentence_0)}") * len(candidates)
+        )
+        negatives.append(replace(pair, sentence_1=candidates[pick], label=0.0))
+    return negatives

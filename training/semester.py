@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from training.dataset import TrainingRecipe
 from training.evaluation import Item, load_items
 from training.finetune import Hyperparameters
 from training.gate import GATE_METRICS, HeldOutGrades, grade_metrics, paired_bootstrap
@@ -45,6 +46,7 @@ class SemesterOptions:
     k: int = 5
     assignments: int | None = None  # the first N only (a quick look)
     hyperparameters: Hyperparameters | None = None  # None: the deployment's (GRADER_TRAIN_*)
+    recipe: TrainingRecipe | None = None  # None: the default (training.dataset.TrainingRecipe)
     policies: Sequence[str] = POLICIES
 
 
@@ -161,7 +163,7 @@ def _replay(*, policy: str, schedule, teacher, options: SemesterOptions, progres
                 correction_create(submission=submission, teacher=teacher, points=Decimal(str(item.score)))
         if policy == "never":
             continue
-        run = model_retrain(hyperparameters=options.hyperparameters, trigger=TRIGGER)
+        run = model_retrain(hyperparameters=options.hyperparameters, recipe=options.recipe, trigger=TRIGGER)
         produced = run.produced_version
         decision = {
             "after": assignment,
@@ -228,6 +230,7 @@ def _summarize(results: dict, *, schedule, start: str, options: SemesterOptions,
         "assignments": [assignment for assignment, _ in schedule],
         "start_version": start,
         "hyperparameters": hyperparameters.as_dict() if hyperparameters else "deployment settings",
+        "recipe": (options.recipe or TrainingRecipe()).as_dict(),
         "minutes": round(minutes, 1),
         "per_assignment": per_assignment,
         "overall": overall,

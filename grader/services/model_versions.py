@@ -38,7 +38,16 @@ from grader.services.training_runs import (
 )
 from grader.services.training_runs import TrainingAlreadyRunning as TrainingAlreadyRunning  # callers catch it here
 from training.adversarial_benchmark import grade_cases, load_cases, summarize
-from training.dataset import Pair, Split, build_training_set, dataset_sha256, load_pairs_csv, split_held_out
+from training.dataset import (
+    Pair,
+    Split,
+    TrainingRecipe,
+    build_training_set,
+    dataset_sha256,
+    load_pairs_csv,
+    recipe_training_pairs,
+    split_held_out,
+)
 from training.evaluate import agreement_of_scores, held_out_grades
 from training.finetune import FineTuneResult, Hyperparameters, fine_tune, resolve_precision
 from training.gate import GATE_METRICS, GateRule, HeldOutGrades, gate_verdict
@@ -165,13 +174,18 @@ def model_version_bootstrap() -> ModelVersion:
 
 
 def model_retrain(
-    *, hyperparameters: Hyperparameters | None = None, trigger: str = "command", force: bool = False
+    *,
+    hyperparameters: Hyperparameters | None = None,
+    recipe: TrainingRecipe | None = None,
+    trigger: str = "command",
+    force: bool = False,
 ) -> TrainingRun:
     """Fine-tune the active version on every correction plus the seed pairs; promote the result if it is better.
 
     Returns the run: ``skipped`` (nothing new since the last run from this version; ``force`` trains anyway),
     or ``succeeded`` with its ``produced_version`` active or rejected and the reason in ``run.reason``.
-    Raises TrainingAlreadyRunning if another run holds the lock, NoActiveModelVersion before bootstrap.
+    ``recipe``: what it starts from and trains on (training.dataset.TrainingRecipe; the default is the seed
+    card's). Raises TrainingAlreadyRunning if another run holds the lock, NoActiveModelVersion before bootstrap.
     """
     active = model_version_active()
     if active is None:
@@ -182,6 +196,7 @@ def model_retrain(
         pairs=build_training_set(corrections=corrections, seed_pairs=seed_pairs()),
         corrections=corrections,
         hyperparameters=hyperparameters,
+        recipe=recipe,
         trigger=trigger,
         force=force,
     )
@@ -194,24 +209,34 @@ def _retrain(
     corrections: list[Pair],
     trigger: str,
     hyperparameters: Hyperparameters | None = None,
+    recipe: TrainingRecipe | None = None,
     force: bool = False,
 ) -> TrainingRun:
     hyperparameters = hyperparameters or hyperparameters_from_settings()
+    recipe = recipe or TrainingRecipe()
     split = split_held_out(
         pairs,
         question_fraction=settings.GRADER_HELD_OUT_QUESTION_FRACTION,
         answer_fraction=settings.GRADER_HELD_OUT_ANSWER_FRACTION,
         seed=settings.GRADER_HELD_OUT_SEED,
     )
+    # Built from the training side only: every recipe is judged on the same held-out answers.
+    split = Split(
+        train=recipe_training_pairs(
+            train=split.train, corrections=corrections, recipe=recipe, seed=hyperparameters.seed
+        ),
+        held_out=split.held_out,
+    )
     data_hash = dataset_sha256(pairs)
+    recorded = hyperparameters.as_dict()
+    if recipe != TrainingRecipe():  # a run records how it was trained; the default's record stays as it was
+        recorded["recipe"] = recipe.as_dict()
     with training_lock():
         training_runs_reap_dead()
         # Whatever a killed run left on this machine: under the lock, no live run of this deployment owns it.
         shutil.rmtree(_scratch_root(), ignore_errors=True)
         model_artifacts_remove_orphans()  # and in the model store: artifacts stored but never recorded
-        previous = training_run_previous_identical(
-            base=base, dataset_sha256=data_hash, hyperparameters=hyperparameters.as_dict()
-        )
+        previous = training_run_previous_identical(base=base, dataset_sha256=data_hash, hyperparameters=recorded)
         if previous is not None and not force:
             return training_run_skip(
                 base=base,
@@ -238,7 +263,7 @@ def _retrain(
         run = training_run_start(
             base=base,
             trigger=trigger,
-            hyperparameters=hyperparameters.as_dict(),
+            hyperparameters=recorded,
             dataset_size=len(pairs),
             train_size=len(split.train),
             held_out_size=len(split.held_out),
@@ -251,6 +276,7 @@ def _retrain(
             judged=held_out_corrections(held_out=split.held_out, corrections=corrections),
             corrections=corrections,
             hyperparameters=hyperparameters,
+            start_from_base_model=recipe.start == "base",
         )
 
 
@@ -262,6 +288,7 @@ def _train_evaluate_decide(
     judged: list[Pair],
     corrections: list[Pair],
     hyperparameters: Hyperparameters,
+    start_from_base_model: bool = False,
 ) -> TrainingRun:
     name = f"v{run.pk}"
     log: list[str] = []
@@ -270,7 +297,8 @@ def _train_evaluate_decide(
     try:
         base_dir = model_version_local_path(version=base) if base is not None else base_model_path()
         result = fine_tune(
-            base_model_dir=base_dir,
+            # Compared with the version it would replace (base) either way.
+            base_model_dir=base_model_path() if start_from_base_model else base_dir,
             pairs=split.train,
             output_dir=scratch / "model",
             hyperparameters=hyperparameters,

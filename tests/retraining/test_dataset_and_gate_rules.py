@@ -7,7 +7,14 @@ import pytest
 
 from grader.scoring.model import base_model_path, load_model
 from grader.services.model_versions import gate_decision
-from training.dataset import Pair, peer_reference_pairs, split_held_out
+from training.dataset import (
+    Pair,
+    TrainingRecipe,
+    cross_question_pairs,
+    peer_reference_pairs,
+    recipe_training_pairs,
+    split_held_out,
+)
 from training.evaluate import held_out_agreement, held_out_grades
 from training.gate import GateRule, HeldOutGrades, gate_verdict
 
@@ -65,6 +72,53 @@ def test_peer_references_pair_each_answer_with_another_full_credit_answer_of_its
     assert by_answer["wrong too"].sentence_1 == "only right answer"
     # The pick is fixed by the seed, whatever order the pairs come in.
     assert sorted(peer_reference_pairs(list(reversed(pairs)), seed=42)) == sorted(peers)
+
+
+def _course_pairs() -> tuple[list[Pair], list[Pair]]:
+    """Teacher corrections of three questions (two courses) and two seed pairs."""
+    corrections = [
+        Pair("a stack is last in first out", "LIFO structure", 1.0, question="cs/q1", references=("LIFO structure",)),
+        Pair("a stack is first in first out", "LIFO structure", 0.2, question="cs/q1", references=("LIFO structure",)),
+        Pair("a queue is first in first out", "FIFO structure", 1.0, question="cs/q2",
+             references=("FIFO structure", "first come first served")),
+        Pair("photosynthesis makes sugar", "light to sugar", 1.0, question="bio/q1", references=("light to sugar",)),
+    ]  # fmt: skip
+    seeds = [Pair("seed answer", "seed reference", 0.5), Pair("another seed", "seed reference", 1.0)]
+    return corrections, seeds
+
+
+def test_the_default_recipe_trains_on_the_training_side_unchanged():
+    corrections, seeds = _course_pairs()
+    train = corrections + seeds
+    assert recipe_training_pairs(train=train, corrections=corrections, recipe=TrainingRecipe(), seed=42) is train
+    assert TrainingRecipe().describe() == ""
+
+
+def test_cross_question_pairs_put_an_answer_against_another_question_of_its_course_at_zero():
+    corrections, _ = _course_pairs()
+    negatives = {pair.sentence_0: pair for pair in cross_question_pairs(corrections, seed=42)}
+    # cs/q1's answers get a reference of cs/q2, cs/q2's answer cs/q1's; bio has one question, so none.
+    assert negatives["a stack is last in first out"].sentence_1 in {"FIFO structure", "first come first served"}
+    assert negatives["a queue is first in first out"].sentence_1 == "LIFO structure"
+    assert "photosynthesis makes sugar" not in negatives
+    assert {pair.label for pair in negatives.values()} == {0.0}
+    assert negatives["a queue is first in first out"].question == "cs/q2"  # stays on its question's side
+    assert sorted(cross_question_pairs(list(reversed(corrections)), seed=42)) == sorted(negatives.values())
+
+
+def test_a_recipe_repeats_and_pairs_only_the_corrections_it_is_given():
+    corrections, seeds = _course_pairs()
+    held_out = corrections[1]  # not on the training side: never repeated, never paired
+    train = [pair for pair in corrections if pair != held_out] + seeds
+    recipe = TrainingRecipe(correction_repeats=2, cross_question_pairs=True, seed_pairs=False)
+    pairs = recipe_training_pairs(train=train, corrections=corrections, recipe=recipe, seed=42)
+    assert not [pair for pair in pairs if pair.sentence_0 == held_out.sentence_0]
+    assert not set(seeds) & set(pairs)
+    assert pairs.count(corrections[0]) == pairs.count(corrections[3]) == 2
+    assert len(pairs) == 3 * 2 + 2  # three corrections twice, two cross-question pairs (bio has one question)
+    assert recipe.describe() == "cross-question pairs, each correction 2 times, no seed pairs"
+    with pytest.raises(ValueError):
+        TrainingRecipe(start="yesterday")
 
 
 def test_held_out_agreement_grades_pairs_on_their_own_scale():
