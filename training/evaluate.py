@@ -14,10 +14,18 @@ from training.dataset import Pair
 from training.metrics import agreement
 
 
-def held_out_grades(*, pairs: Sequence[Pair], model: GradingModel) -> list[Score]:
+def held_out_grades(*, pairs: Sequence[Pair], model: GradingModel, corrections: Sequence[Pair] = ()) -> list[Score]:
     """Each held-out answer graded as the workers grade it (grader.scoring.grading.grade_answer: the model's backend
     and similarity scale, the calibration, the guards) against its question's prompt and references, with no
-    corrections or earlier answers, on its own question's scale."""
+    earlier answers, on its own question's scale.
+
+    ``corrections``: the teacher-graded answers a worker would know when grading these (the training side's), in
+    the order they were made; a held-out answer of a question with some is graded with them as the feedback
+    stage's evidence, as a worker grades a new answer to that question. Without them, every answer is a first one.
+    """
+    corrected: dict[tuple[str, tuple[str, ...]], list[tuple[str, float]]] = {}
+    for pair in corrections:
+        corrected.setdefault((pair.prompt, _references(pair)), []).append((pair.sentence_0, pair.label))
     items = [
         (
             pair.prompt,
@@ -27,7 +35,7 @@ def held_out_grades(*, pairs: Sequence[Pair], model: GradingModel) -> list[Score
         )
         for pair in pairs
     ]
-    return grade_texts(model=model, calibration=calibration_for(), items=items)
+    return grade_texts(model=model, calibration=calibration_for(), items=items, corrected=corrected)
 
 
 def _references(pair: Pair) -> tuple[str, ...]:

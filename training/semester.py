@@ -252,9 +252,12 @@ def _fmt(value: float | None) -> str:
 def markdown(summary: dict) -> str:
     policies = [policy for policy in POLICIES if policy in summary["overall"]]
     names = " / ".join(policies)
+    recipe = TrainingRecipe(**summary["recipe"]).describe() if summary.get("recipe") else ""
     lines = [
         f"Semester replay: {len(summary['assignments'])} assignments, k = {summary['k']} corrections per question, "
-        f"starting from {summary['start_version']}; {summary['minutes']:.0f} min.",
+        f"starting from {summary['start_version']}"
+        + (f"; training recipe: {recipe}" if recipe else "")
+        + f"; {summary['minutes']:.0f} min.",
         "",
         f"| assignment | answers | RMSE {names} | Pearson {names} | pass/fail acc. {names} | "
         + " | ".join(f"RMSE gain vs never: {p}" for p in policies if p != "never")
@@ -277,6 +280,14 @@ def markdown(summary: dict) -> str:
     overall = [" / ".join(_fmt(summary["overall"][p][metric]) for p in policies) for metric in GATE_METRICS]
     total = sum(entry["answers"] for entry in summary["per_assignment"])
     lines.append(f"| **all** | {total} | " + " | ".join(overall) + " |" + " |" * (len(policies) - 1))
+    if "gate" in policies and "never" in policies:
+        worse = summary["gate_worse_than_never"]
+        lines += [
+            "",
+            "Retraining with the gate graded worse than never retraining, beyond the interval, on: "
+            + (", ".join(worse) if worse else "no assignment")
+            + ".",
+        ]
     for policy, decisions in summary["decisions"].items():
         if not decisions:
             continue

@@ -112,21 +112,54 @@ def calibration_for(question: Question | None = None) -> Calibration:
 
 
 def context_from_texts(
-    *, model: GradingModel, prompt: str, references: Sequence[str], calibration: Calibration, policy: GradingPolicy
+    *,
+    model: GradingModel,
+    prompt: str,
+    references: Sequence[str],
+    calibration: Calibration,
+    policy: GradingPolicy,
+    corrected: Sequence[tuple[str, float]] = (),
 ) -> QuestionContext:
-    """A question given by its texts alone (no corrections, no earlier answers), encoded by ``model``: how the
-    promotion gate grades held-out answers."""
-    return QuestionContext(
-        encoding=_encoding(
-            model,
-            prompt=prompt,
-            references=list(references),
-            reference_vectors=model.cached_vectors(list(references)),
-            prompt_vector=model.cached_vectors([prompt])[0],
-        ),
-        calibration=calibration,
-        policy=policy,
+    """A question given by its texts, encoded by ``model``: how the promotion gate grades held-out answers.
+
+    ``corrected``: answers a teacher graded, (text, fraction of full points), as the feedback stage's evidence (the
+    last GRADER_EVIDENCE_MAX_CORRECTIONS, as a worker reads them); none: the question's first answers."""
+    encoding = _encoding(
+        model,
+        prompt=prompt,
+        references=list(references),
+        reference_vectors=model.cached_vectors(list(references)),
+        prompt_vector=model.cached_vectors([prompt])[0],
     )
+    corrected = list(corrected)[-settings.GRADER_EVIDENCE_MAX_CORRECTIONS :]
+    evidence = Evidence.empty()
+    if corrected:
+        texts = [text for text, _ in corrected]
+        vectors, _, colds = encode_corrected(model=model, encoding=encoding, calibration=calibration, texts=texts)
+        evidence = Evidence(
+            teacher=np.array([fraction for _, fraction in corrected]),
+            cold=np.array(colds),
+            vectors=vectors,
+            tokens=tuple(model.cached_tokens(texts)),
+        )
+    return QuestionContext(encoding=encoding, calibration=calibration, policy=policy, evidence=evidence)
+
+
+def encode_corrected(
+    *, model: GradingModel, encoding: QuestionEncoding, calibration: Calibration, texts: Sequence[str]
+) -> tuple[np.ndarray, list, list[float]]:
+    """Corrected answers encoded by ``model`` now, each with its cold grade as if it were new (no peers): how a
+    version that never graded them holds them as evidence. Vectors, token vectors, cold fractions."""
+    vectors, tokens = model.encode_with_tokens(list(texts))
+    colds = [
+        calibration.cold_fraction(
+            answer_signals(
+                answer=text, vector=vector, tokens=answer_tokens, question=encoding, peers=Peers.none()
+            ).features
+        )
+        for text, vector, answer_tokens in zip(texts, vectors, tokens, strict=True)
+    ]
+    return vectors, tokens, colds
 
 
 def _encoding(
@@ -248,13 +281,11 @@ def _evidence(
     if missing:
         # Corrected before this model version existed: encoded now, its cold grade as if new (no peers).
         texts = [by_hash[text_hash][0] for text_hash in missing]
-        vectors, tokens = model.encode_with_tokens(texts)
-        for text_hash, text, vector, answer_tokens in zip(missing, texts, vectors, tokens, strict=True):
-            signals = answer_signals(answer=text, vector=vector, tokens=answer_tokens, question=encoding,
-                                     peers=Peers.none())  # fmt: skip
-            stored[text_hash] = (vector, calibration.cold_fraction(signals.features))
+        vectors, _, colds = encode_corrected(model=model, encoding=encoding, calibration=calibration, texts=texts)
+        for text_hash, vector, cold in zip(missing, vectors, colds, strict=True):
+            stored[text_hash] = (vector, cold)
             unsaved.append(UnsavedVector(owner_id=question.pk, text_hash=text_hash, vector=vector,
-                                         cold_fraction=stored[text_hash][1]))  # fmt: skip
+                                         cold_fraction=cold))  # fmt: skip
     max_points = float(question.max_points)
     hashes = list(by_hash)
     return (

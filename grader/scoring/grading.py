@@ -15,7 +15,7 @@ service to persist (grader.services.embeddings).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -98,10 +98,15 @@ def score_signals(
 
 
 def grade_texts(
-    *, model: GradingModel, calibration: Calibration, items: Sequence[tuple[str, tuple[str, ...], GradingPolicy, str]]
+    *,
+    model: GradingModel,
+    calibration: Calibration,
+    items: Sequence[tuple[str, tuple[str, ...], GradingPolicy, str]],
+    corrected: Mapping[tuple[str, tuple[str, ...]], Sequence[tuple[str, float]]] | None = None,
 ) -> list[Score]:
-    """Answers to questions given by their texts alone, ``(prompt, references, policy, answer)``, each graded as a
-    first answer (no corrections, no earlier answers): one encode call for all answers, one context per question."""
+    """Answers to questions given by their texts, ``(prompt, references, policy, answer)``, with no earlier answers:
+    one encode call for all answers, one context per question. ``corrected``, by (prompt, references): the answers
+    a teacher graded, (text, fraction), that the feedback stage uses; a question without any is graded cold."""
     vectors, tokens = model.encode_with_tokens([answer for *_, answer in items])
     contexts: dict[tuple[str, tuple[str, ...], GradingPolicy], QuestionContext] = {}
     scores = []
@@ -109,7 +114,8 @@ def grade_texts(
         key = (prompt, references, policy)
         if key not in contexts:
             contexts[key] = context_from_texts(model=model, prompt=prompt, references=references,
-                                               calibration=calibration, policy=policy)  # fmt: skip
+                                               calibration=calibration, policy=policy,
+                                               corrected=(corrected or {}).get((prompt, references), ()))  # fmt: skip
         scores.append(grade_answer(context=contexts[key], answer=answer, vector=vector, tokens=answer_tokens,
                                    peers=Peers.none()))  # fmt: skip
     return scores

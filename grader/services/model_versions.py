@@ -147,6 +147,13 @@ def pairs_teachers_graded(*, pairs: list[Pair], corrections: list[Pair]) -> list
     return [pair for pair in pairs if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
 
 
+def corrections_trained_on(*, train: list[Pair], corrections: list[Pair]) -> list[Pair]:
+    """The corrections on the training side of the split, in the order teachers made them: the evidence the gate's
+    feedback stage uses for held-out answers of the same questions."""
+    trained = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in train}
+    return [pair for pair in corrections if (pair.sentence_0.strip(), pair.sentence_1.strip()) in trained]
+
+
 def new_corrections_since_last_run() -> tuple[int, TrainingRun | None]:
     """How many submissions a teacher corrected since the last completed training run started (its dataset was
     read then), and that run (None before any: every corrected submission counts)."""
@@ -220,6 +227,8 @@ def _retrain(
         answer_fraction=settings.GRADER_HELD_OUT_ANSWER_FRACTION,
         seed=settings.GRADER_HELD_OUT_SEED,
     )
+    # What a worker knows when it grades the held-out answers after the promotion: the corrections trained on.
+    evidence = corrections_trained_on(train=split.train, corrections=corrections)
     # Built from the training side only: every recipe is judged on the same held-out answers.
     split = Split(
         train=recipe_training_pairs(
@@ -275,6 +284,7 @@ def _retrain(
             split=split,
             judged=held_out_corrections(held_out=split.held_out, corrections=corrections),
             corrections=corrections,
+            evidence=evidence,
             hyperparameters=hyperparameters,
             start_from_base_model=recipe.start == "base",
         )
@@ -288,6 +298,7 @@ def _train_evaluate_decide(
     judged: list[Pair],
     corrections: list[Pair],
     hyperparameters: Hyperparameters,
+    evidence: list[Pair] | None = None,
     start_from_base_model: bool = False,
 ) -> TrainingRun:
     name = f"v{run.pk}"
@@ -318,6 +329,7 @@ def _train_evaluate_decide(
             base=base,
             base_dir=base_dir,
             judged=judged,
+            evidence=evidence or [],
             held_out=len(split.held_out),
         )
         stored = True
@@ -360,11 +372,16 @@ def _evaluate(
     base_dir: Path,
     judged: list[Pair],
     held_out: int,
+    evidence: list[Pair] | None = None,
     run: TrainingRun | None = None,
 ) -> dict:
     """The candidate and the model it would replace, each grading the same held-out teacher-corrected answers
     (``judged``; and the adversarial benchmark's dev half) through the workers' pipeline; the per-answer points are
-    kept for the gate's bootstrap. ``held_out``: all pairs kept out of training, seed pairs included."""
+    kept for the gate's bootstrap. ``held_out``: all pairs kept out of training, seed pairs included.
+
+    ``evidence``: the corrections the candidate trained on. Both sides grade a held-out answer of a question with
+    some as a worker would, with them as the feedback stage's evidence: a version is judged on what it adds to
+    what the deployed grader already does with the same corrections, not on having learned them by heart."""
     if not judged:
         return {"held_out_size": 0, "held_out_pairs": held_out}
     # Both graded as the workers grade (backend, similarity scale, calibration, guards), each model loaded for
@@ -375,9 +392,9 @@ def _evaluate(
     label = f"training run {run.pk}: " if run is not None else ""
     replaced_name = base.name if base is not None else "the base model"
     logger.info("%sthe new version grades the %s held-out answers", label, len(judged))
-    candidate_scores = held_out_grades(pairs=judged, model=candidate_model)
+    candidate_scores = held_out_grades(pairs=judged, model=candidate_model, corrections=evidence or ())
     logger.info("%s%s grades the same %s answers, to compare", label, replaced_name, len(judged))
-    replaced_scores = held_out_grades(pairs=judged, model=replaced_model)
+    replaced_scores = held_out_grades(pairs=judged, model=replaced_model, corrections=evidence or ())
     grades = HeldOutGrades(
         human=[pair.label * pair.max_points for pair in judged],
         max_points=[pair.max_points for pair in judged],

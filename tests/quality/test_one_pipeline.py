@@ -84,3 +84,47 @@ def test_worker_evaluate_gate_and_explanation_give_the_same_signals_and_grade(an
     for score in (gate, evaluate):
         assert score.signals.features == pytest.approx(worker.signals.features, abs=3e-3)
         assert score.decision.fraction == pytest.approx(worker.decision.fraction, abs=3e-3)
+
+
+def test_the_gate_grades_an_answer_of_a_corrected_question_with_the_corrections_as_a_worker_does(
+    base_model_version, demo_course, django_user_model
+):
+    """After a promotion, a worker grades a new answer to a question teachers corrected with those corrections as the
+    feedback stage's evidence; the gate, given the corrections the candidate trained on, grades it the same way."""
+    from grader.models import AnswerEmbedding
+    from grader.services.submissions import correction_create
+
+    question = demo_course.questions.get(key="train-validation-test-split")
+    [reference] = [reference.text for reference in question.reference_answers.all()]
+    teacher = django_user_model.objects.create_user("teacher", is_staff=True)
+    corrected = [
+        ("Use one part of the data to fit, one to choose settings, and one to report how good it is.", Decimal(4)),
+        ("Training data trains it and test data tests it.", Decimal(2)),
+        ("You split it so the model does not see the test data.", Decimal(1)),
+    ]
+    for number, (text, points) in enumerate(corrected):
+        submission, _ = submission_create(question=question, student_ref=f"c{number}", answer=text)
+        assert submission_grade(submission_id=submission.pk)
+        submission.refresh_from_db()
+        correction_create(submission=submission, teacher=teacher, points=points)
+    # As a version that never graded them holds them (a candidate just promoted): encoded, cold as if new.
+    AnswerEmbedding.objects.filter(question=question).delete()
+    answer = ANSWERS[0]
+    submission, _ = submission_create(question=question, student_ref="s1", answer=answer)
+    assert submission_grade(submission_id=submission.pk)
+    submission.refresh_from_db()
+
+    model = model_for_version(version=base_model_version, keep=False)
+
+    def pair(text: str, label: float) -> Pair:
+        return Pair(text, reference, label, prompt=question.prompt, references=(reference,),
+                    max_points=float(question.max_points))  # fmt: skip
+
+    corrections = [pair(text, float(points / question.max_points)) for text, points in corrected]
+    [gate] = held_out_grades(pairs=[pair(answer, 0.5)], model=model, corrections=corrections)
+    [cold] = held_out_grades(pairs=[pair(answer, 0.5)], model=model)
+
+    assert gate.points == submission.points
+    assert gate.confidence == pytest.approx(submission.confidence, abs=1e-4)
+    assert gate.decision.fraction == pytest.approx(float(submission.points / question.max_points), abs=0.1)
+    assert gate.decision.fraction != pytest.approx(cold.decision.fraction, abs=1e-3)  # the evidence was used

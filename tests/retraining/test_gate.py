@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from django.conf import settings
 
@@ -11,7 +13,9 @@ from grader.services.grading_models import model_for_active_version
 from grader.services.model_artifacts import model_version_local_path
 from grader.services.model_versions import (
     correction_pairs,
+    corrections_trained_on,
     held_out_corrections,
+    hyperparameters_from_settings,
     model_retrain,
     model_retrain_dataset,
     model_version_activate,
@@ -25,15 +29,19 @@ from training.finetune import directory_sha256
 pytestmark = [pytest.mark.django_db, pytest.mark.finetune]  # fine-tunes a model: the full lane only
 
 
-def _held_out() -> list[Pair]:
-    """The held-out pairs the gate judges on: the teacher-corrected ones."""
-    held_out = split_held_out(
+def _held_out() -> tuple[list[Pair], list[Pair]]:
+    """The held-out pairs the gate judges on (the teacher-corrected ones), and the corrections trained on."""
+    split = split_held_out(
         model_retrain_dataset(),
         question_fraction=settings.GRADER_HELD_OUT_QUESTION_FRACTION,
         answer_fraction=settings.GRADER_HELD_OUT_ANSWER_FRACTION,
         seed=settings.GRADER_HELD_OUT_SEED,
-    ).held_out
-    return held_out_corrections(held_out=held_out, corrections=correction_pairs())
+    )
+    corrections = correction_pairs()
+    return (
+        held_out_corrections(held_out=split.held_out, corrections=corrections),
+        corrections_trained_on(train=split.train, corrections=corrections),
+    )
 
 
 def test_a_retrain_whose_held_out_grades_are_not_reliably_better_is_rejected(
@@ -60,9 +68,10 @@ def test_a_retrain_whose_held_out_grades_are_not_reliably_better_is_rejected(
     assert run.reason.startswith(f"Not activated: on {judged} answers teachers corrected and it never saw")
     # The gate's grades of the active version are the workers' grades of the same held-out answers.
     _, deployed = model_for_active_version()
-    held_out = _held_out()
+    held_out, trained_on = _held_out()
+    assert trained_on  # held-out answers of corrected questions are graded with the feedback stage, as workers do
     assert version.evaluation["held_out_grades"]["replaced"] == [
-        float(score.points) for score in held_out_grades(pairs=held_out, model=deployed)
+        float(score.points) for score in held_out_grades(pairs=held_out, model=deployed, corrections=trained_on)
     ]
     assert version.evaluation["held_out_grades"]["human"] == [pair.label * pair.max_points for pair in held_out]
     # The adversarial benchmark's dev half was graded by both.
@@ -110,7 +119,11 @@ def test_a_corrupted_candidate_is_rejected_and_a_retrain_that_really_beats_it_is
     monkeypatch.setattr(model_versions, "fine_tune", real_fine_tune)
     model_version_activate(version=corrupted)
 
-    run = model_retrain(trigger="test", force=True)  # same data as the run that produced the corrupted version
+    # Same data as the run that produced the corrupted version, three epochs: the corrupted version grades held-out
+    # answers of corrected questions with those corrections (the feedback stage), so a real improvement must come
+    # from undoing the corruption, which one epoch does not do reliably.
+    recovery = replace(hyperparameters_from_settings(), epochs=3)
+    run = model_retrain(trigger="test", force=True, hyperparameters=recovery)
 
     version = run.produced_version
     assert run.status == TrainingRun.Status.SUCCEEDED
@@ -147,7 +160,7 @@ def test_a_corrupted_candidate_is_rejected_and_a_retrain_that_really_beats_it_is
     assert Submission.objects.filter(model_version=base_model_version).count() == len(before)
 
     # Nothing new since: the next request is skipped, with the reason recorded.
-    again = model_retrain(trigger="test")
+    again = model_retrain(trigger="test", hyperparameters=recovery)
     assert again.status == TrainingRun.Status.SKIPPED
     assert f"Nothing new since training run {run.pk}" in again.reason
     assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == version

@@ -41,7 +41,9 @@ def test_two_assignments_replayed_through_the_real_retrain_for_the_three_policie
 
     summary = json.loads((out / "semester.json").read_text())
     assert summary["assignments"] == ["fold_a", "fold_b"]
-    assert (out / "semester.md").read_text().startswith("Semester replay: 2 assignments, k = 5")
+    report = (out / "semester.md").read_text()
+    assert report.startswith("Semester replay: 2 assignments, k = 5")
+    assert "worse than never retraining, beyond the interval, on: no assignment." in report
     assert (out / "semester.png").read_bytes().startswith(b"\x89PNG")
     first, second = summary["per_assignment"]
     assert first["answers"] == second["answers"] == 6
