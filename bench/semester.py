@@ -3,13 +3,16 @@
     createdb grader_replay && DATABASE_URL=postgres://postgres@127.0.0.1:5432/grader_replay .venv/bin/python \\
         manage.py migrate
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/grader_replay .venv/bin/python bench/semester.py \\
-        [--csv ../shared/benchdata/mohler/mohler.csv] [--assignments N] [--k 5] [--epochs 1]
+        [--csv ../shared/benchdata/mohler/mohler.csv] [--assignments N] [--k 5] [--epochs 1] [--policies never,always]
+        [--start base] [--cross-question-pairs] [--answer-pairs] [--correction-repeats N] [--no-seed-pairs]
 
 The same replay as `manage.py evaluate --protocol semester` (one implementation): Mohler's assignments in order,
 graded by the workers' grading function with whatever version is active, k corrections per question after each,
 the real model_retrain (gate included) on the configured database, three policies. It needs a database without
 submissions (a scratch one). The table goes between the ``semester`` markers of docs/BENCHMARKS.md, the plot to
-docs/semester.png, the full report to --out.
+docs/semester.png, the full report to --out. The recipe flags try another training recipe
+(training.dataset.TrainingRecipe) through the same model_retrain; use them with --no-docs: the docs hold the
+deployed recipe's replay.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ def main() -> None:
         "--report-only", action="store_true", help="no replay: write the docs from --out's semester.json again"
     )
     args = parser.parse_args()
+    tried = args.start != "active" or args.answer_pairs or args.cross_question_pairs or args.no_seed_pairs
+    if (tried or args.correction_repeats != 1) and not args.no_docs:
+        parser.error("the docs hold the deployed recipe's replay: add --no-docs to try another recipe")
 
     import django
 
@@ -88,11 +94,8 @@ def main() -> None:
         return
     command = "python bench/semester.py" + (f" --assignments {args.assignments}" if args.assignments else "")
     command += f" --k {args.k}" + (f" --epochs {args.epochs}" if args.epochs else "")
-    command += f" --start {args.start}" if args.start != "active" else ""
-    command += " --answer-pairs" if args.answer_pairs else ""
-    command += " --cross-question-pairs" if args.cross_question_pairs else ""
-    command += f" --correction-repeats {args.correction_repeats}" if args.correction_repeats != 1 else ""
-    command += " --no-seed-pairs" if args.no_seed_pairs else ""
+    if args.policies != "never,gate,always":
+        command += f" --policies {args.policies}"
     block = f"{START}\nCommand: `{command}`\n\n{table}\n![Semester replay](semester.png)\n{END}"
     text = DOCS.read_text(encoding="utf-8")
     DOCS.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S),
