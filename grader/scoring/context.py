@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 
+from grader.scoring.alignment import Tokens
 from grader.scoring.calibration import Calibration, Evidence
 from grader.scoring.model import GradingModel, text_sha256
 from grader.scoring.signals import Peers, QuestionEncoding, answer_signals
@@ -135,21 +136,22 @@ def context_from_texts(
     evidence = Evidence.empty()
     if corrected:
         texts = [text for text, _ in corrected]
-        vectors, _, colds = encode_corrected(model=model, encoding=encoding, calibration=calibration, texts=texts)
+        vectors, tokens, colds = encode_corrected(model=model, encoding=encoding, calibration=calibration, texts=texts)
         evidence = Evidence(
             teacher=np.array([fraction for _, fraction in corrected]),
             cold=np.array(colds),
             vectors=vectors,
-            tokens=tuple(model.cached_tokens(texts)),
+            tokens=tuple(tokens),
         )
     return QuestionContext(encoding=encoding, calibration=calibration, policy=policy, evidence=evidence)
 
 
 def encode_corrected(
     *, model: GradingModel, encoding: QuestionEncoding, calibration: Calibration, texts: Sequence[str]
-) -> tuple[np.ndarray, list, list[float]]:
+) -> tuple[np.ndarray, list[Tokens], list[float]]:
     """Corrected answers encoded by ``model`` now, each with its cold grade as if it were new (no peers): how a
-    version that never graded them holds them as evidence. Vectors, token vectors, cold fractions."""
+    version that never graded them holds them as evidence. Vectors, token vectors as the model keeps them (so a
+    later ``cached_tokens`` finds them without another run), cold fractions."""
     vectors, tokens = model.encode_with_tokens(list(texts))
     colds = [
         calibration.cold_fraction(
@@ -159,7 +161,7 @@ def encode_corrected(
         )
         for text, vector, answer_tokens in zip(texts, vectors, tokens, strict=True)
     ]
-    return vectors, tokens, colds
+    return vectors, model.remember_tokens(texts, tokens), colds
 
 
 def _encoding(

@@ -106,16 +106,19 @@ class GradingModel:
         missing = list(dict.fromkeys(text for text, key in zip(texts, keys, strict=True) if key not in found))
         if missing:
             _, encoded = self.encode_with_tokens(missing)
-            new = {
-                text_sha256(text): replace(tokens, vectors=tokens.vectors.astype(np.float16))
-                for text, tokens in zip(missing, encoded, strict=True)
-            }
-            found.update(new)
-            with self._lock:
-                self._tokens.update(new)
-                while len(self._tokens) > TOKEN_MEMORY_TEXTS:
-                    self._tokens.popitem(last=False)
+            kept = self.remember_tokens(missing, encoded)
+            found.update({text_sha256(text): tokens for text, tokens in zip(missing, kept, strict=True)})
         return [found[key] for key in keys]
+
+    def remember_tokens(self, texts: Sequence[str], tokens: Sequence[Tokens]) -> list[Tokens]:
+        """Keep token vectors encoded elsewhere (so ``cached_tokens`` need not run the model for them again), in
+        float16 as ``cached_tokens`` keeps them; returns the kept ones, in order."""
+        kept = [replace(each, vectors=each.vectors.astype(np.float16)) for each in tokens]
+        with self._lock:
+            self._tokens.update({text_sha256(text): each for text, each in zip(texts, kept, strict=True)})
+            while len(self._tokens) > TOKEN_MEMORY_TEXTS:
+                self._tokens.popitem(last=False)
+        return kept
 
 
 def text_sha256(text: str) -> str:
