@@ -57,15 +57,22 @@ def main() -> None:
         "--report-only", action="store_true", help="no replay: write the docs from --out's semester.json again"
     )
     args = parser.parse_args()
-    tried = args.start != "active" or args.answer_pairs or args.cross_question_pairs or args.no_seed_pairs
-    if (tried or args.correction_repeats != 1) and not args.no_docs:
+    from training.dataset import TrainingRecipe  # plain Python: no Django needed
+
+    training_recipe = TrainingRecipe(
+        start=args.start,
+        answer_pairs=args.answer_pairs,
+        cross_question_pairs=args.cross_question_pairs,
+        correction_repeats=args.correction_repeats,
+        seed_pairs=not args.no_seed_pairs,
+    )
+    if training_recipe != TrainingRecipe() and not args.no_docs:
         parser.error("the docs hold the deployed recipe's replay: add --no-docs to try another recipe")
 
     import django
 
     django.setup()
     from grader.services.model_versions import hyperparameters_from_settings
-    from training.dataset import TrainingRecipe
     from training.semester import SemesterOptions, markdown, run_semester, write_report
 
     if args.report_only:
@@ -73,13 +80,6 @@ def main() -> None:
         write_report(summary, args.out)
     else:
         hyperparameters = replace(hyperparameters_from_settings(), epochs=args.epochs) if args.epochs else None
-        training_recipe = TrainingRecipe(
-            start=args.start,
-            answer_pairs=args.answer_pairs,
-            cross_question_pairs=args.cross_question_pairs,
-            correction_repeats=args.correction_repeats,
-            seed_pairs=not args.no_seed_pairs,
-        )
         options = SemesterOptions(
             k=args.k,
             assignments=args.assignments,

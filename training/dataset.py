@@ -37,6 +37,17 @@ def load_pairs_csv(path: str | Path) -> list[Pair]:
         return [Pair(row["sentence_0"], row["sentence_1"], float(row["label"])) for row in csv.DictReader(handle)]
 
 
+def pair_texts(pair: Pair) -> tuple[str, str]:
+    """What makes two pairs the same pair in a dataset: their texts, without surrounding spaces."""
+    return pair.sentence_0.strip(), pair.sentence_1.strip()
+
+
+def pairs_among(pairs: Iterable[Pair], among: Iterable[Pair]) -> list[Pair]:
+    """The pairs whose texts are also those of a pair in ``among`` (pair_texts), in their own order."""
+    known = {pair_texts(pair) for pair in among}
+    return [pair for pair in pairs if pair_texts(pair) in known]
+
+
 def build_training_set(*, corrections: Iterable[Pair], seed_pairs: Iterable[Pair]) -> list[Pair]:
     """Corrections first, then seed pairs; a pair of texts seen twice keeps its first (the teacher's) label.
 
@@ -46,7 +57,7 @@ def build_training_set(*, corrections: Iterable[Pair], seed_pairs: Iterable[Pair
     dataset: list[Pair] = []
     for group in (sorted(corrections), sorted(seed_pairs)):
         for pair in group:
-            key = (pair.sentence_0.strip(), pair.sentence_1.strip())
+            key = pair_texts(pair)
             if key in seen:
                 continue
             seen.add(key)
@@ -181,9 +192,9 @@ def recipe_training_pairs(
     """
     if recipe == TrainingRecipe():
         return train
-    graded = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in corrections}
-    taught = [pair for pair in train if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
-    others = [pair for pair in train if (pair.sentence_0.strip(), pair.sentence_1.strip()) not in graded]
+    taught = pairs_among(train, corrections)
+    graded = {pair_texts(pair) for pair in taught}
+    others = [pair for pair in train if pair_texts(pair) not in graded]
     pairs = taught * recipe.correction_repeats + (others if recipe.seed_pairs else [])
     if recipe.answer_pairs:
         pairs += peer_reference_pairs(taught, seed=seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +46,7 @@ from training.dataset import (
     build_training_set,
     dataset_sha256,
     load_pairs_csv,
+    pairs_among,
     recipe_training_pairs,
     split_held_out,
 )
@@ -143,15 +145,13 @@ def held_out_corrections(*, held_out: list[Pair], corrections: list[Pair]) -> li
 
 def pairs_teachers_graded(*, pairs: list[Pair], corrections: list[Pair]) -> list[Pair]:
     """The pairs whose texts are a teacher's correction (build_training_set gave them the teacher's label)."""
-    graded = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in corrections}
-    return [pair for pair in pairs if (pair.sentence_0.strip(), pair.sentence_1.strip()) in graded]
+    return pairs_among(pairs, corrections)
 
 
 def corrections_trained_on(*, train: list[Pair], corrections: list[Pair]) -> list[Pair]:
     """The corrections on the training side of the split, in the order teachers made them: the evidence the gate's
     feedback stage uses for held-out answers of the same questions."""
-    trained = {(pair.sentence_0.strip(), pair.sentence_1.strip()) for pair in train}
-    return [pair for pair in corrections if (pair.sentence_0.strip(), pair.sentence_1.strip()) in trained]
+    return pairs_among(corrections, train)
 
 
 def new_corrections_since_last_run() -> tuple[int, TrainingRun | None]:
@@ -298,7 +298,7 @@ def _train_evaluate_decide(
     judged: list[Pair],
     corrections: list[Pair],
     hyperparameters: Hyperparameters,
-    evidence: list[Pair] | None = None,
+    evidence: list[Pair],
     start_from_base_model: bool = False,
 ) -> TrainingRun:
     name = f"v{run.pk}"
@@ -329,7 +329,7 @@ def _train_evaluate_decide(
             base=base,
             base_dir=base_dir,
             judged=judged,
-            evidence=evidence or [],
+            evidence=evidence,
             held_out=len(split.held_out),
         )
         stored = True
@@ -372,7 +372,7 @@ def _evaluate(
     base_dir: Path,
     judged: list[Pair],
     held_out: int,
-    evidence: list[Pair] | None = None,
+    evidence: Sequence[Pair] = (),
     run: TrainingRun | None = None,
 ) -> dict:
     """The candidate and the model it would replace, each grading the same held-out teacher-corrected answers
@@ -392,9 +392,9 @@ def _evaluate(
     label = f"training run {run.pk}: " if run is not None else ""
     replaced_name = base.name if base is not None else "the base model"
     logger.info("%sthe new version grades the %s held-out answers", label, len(judged))
-    candidate_scores = held_out_grades(pairs=judged, model=candidate_model, corrections=evidence or ())
+    candidate_scores = held_out_grades(pairs=judged, model=candidate_model, corrections=evidence)
     logger.info("%s%s grades the same %s answers, to compare", label, replaced_name, len(judged))
-    replaced_scores = held_out_grades(pairs=judged, model=replaced_model, corrections=evidence or ())
+    replaced_scores = held_out_grades(pairs=judged, model=replaced_model, corrections=evidence)
     grades = HeldOutGrades(
         human=[pair.label * pair.max_points for pair in judged],
         max_points=[pair.max_points for pair in judged],
